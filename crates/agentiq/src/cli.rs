@@ -25,6 +25,88 @@ enum Command {
     Demo(DemoArgs),
     /// Run the WB emulator alone (routes, limits, moderation, faults of WB's buyer-chat API).
     Sandbox(SandboxArgs),
+    /// Production server: sync of every active account (and the API).
+    Serve(ConfigArg),
+    /// Apply database migrations and exit.
+    Migrate(ConfigArg),
+    /// Fetch everything new from WB for all accounts (or one) and exit.
+    Sync(SyncArgs),
+    /// Manage operators.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage connected marketplace accounts.
+    #[command(subcommand)]
+    Account(AccountCommand),
+    /// Measure throughput, latency and memory (results go to BENCHMARKS.md by hand).
+    #[command(subcommand)]
+    Bench(crate::bench::BenchCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArg {
+    /// TOML settings file; AGENTIQ_* environment variables override it.
+    #[arg(long)]
+    pub config: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Run one backfill and exit (the only mode; continuous sync is `serve`).
+    #[arg(long, required = true)]
+    pub once: bool,
+    /// Only this account.
+    #[arg(long)]
+    pub account: Option<domain::AccountId>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add an operator; the password is read from standard input.
+    Add(UserAddArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UserAddArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    #[arg(long)]
+    pub email: String,
+    /// Read the password from standard input (one line).
+    #[arg(long, required = true)]
+    pub password_stdin: bool,
+    /// Workspace name (created if missing; default "Default").
+    #[arg(long)]
+    pub workspace: Option<String>,
+    /// Also create and print an API key for scripts.
+    #[arg(long)]
+    pub api_key: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccountCommand {
+    /// Connect a WB seller account; the token is read from standard input.
+    Add(AccountAddArgs),
+    /// List connected accounts with their sync state.
+    List(ConfigArg),
+}
+
+#[derive(Debug, Args)]
+pub struct AccountAddArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    #[arg(long)]
+    pub name: String,
+    /// Read the WB API token from standard input.
+    #[arg(long, required = true)]
+    pub token_stdin: bool,
+    /// Point the account at a WB sandbox instead of WB.
+    #[arg(long)]
+    pub api_base_url: Option<String>,
+    /// Workspace name (created if missing; default "Default").
+    #[arg(long)]
+    pub workspace: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -32,7 +114,7 @@ struct DemoArgs {
     /// Address of the web UI; loopback unless told otherwise.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// Data directory (SQLite file, attachment cache).
+    /// Data directory (SQLite file, key file); default: a fresh temporary one, removed on exit.
     #[arg(long)]
     data: Option<std::path::PathBuf>,
 }
@@ -84,6 +166,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Sandbox(args) => run_sandbox(args).await,
         Command::Demo(args) => run_demo(args).await,
+        Command::Serve(args) => crate::commands::serve(args).await,
+        Command::Migrate(args) => crate::commands::migrate(args).await,
+        Command::Sync(args) => crate::commands::sync_once(args).await,
+        Command::User(UserCommand::Add(args)) => crate::commands::user_add(args).await,
+        Command::Account(AccountCommand::Add(args)) => crate::commands::account_add(args).await,
+        Command::Account(AccountCommand::List(args)) => crate::commands::account_list(args).await,
+        Command::Bench(cmd) => crate::bench::run(cmd).await,
     }
 }
 
@@ -130,30 +219,10 @@ async fn run_sandbox(args: SandboxArgs) -> anyhow::Result<()> {
 }
 
 async fn run_demo(args: DemoArgs) -> anyhow::Result<()> {
-    // Until the web app exists the demo is the sandbox with simulated buyers.
-    let _ = &args.data;
-    let config = SandboxConfig {
-        tokens: vec!["demo-seller-token".into()],
-        chats: 8,
-        traffic_per_min: 6.0,
-        ..SandboxConfig::default()
-    };
-    let listener = TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
-    let addr = listener.local_addr()?;
-    let sandbox = Sandbox::new(config);
-    println!("AgentIQ demo: WB sandbox with simulated buyers at http://{addr}");
-    println!("  token: demo-seller-token");
-    println!(
-        "  try:   curl -H 'Authorization: Bearer demo-seller-token' http://{addr}/api/v1/seller/events"
-    );
-    println!("Press Ctrl+C to stop.");
-    sandbox::serve(listener, sandbox, shutdown_signal()).await?;
-    Ok(())
+    crate::commands::demo(args.listen, args.data).await
 }
 
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -1,7 +1,11 @@
 //! The `agentiq` binary: parses the command line, sets up logging, binds listeners and wires
 //! the layers together. It holds no business logic: every command calls into a library crate.
 
+mod api;
+mod bench;
 mod cli;
+mod commands;
+mod settings;
 
 use clap::Parser;
 

@@ -20,7 +20,7 @@ pub use client::{
 };
 pub use error::{AuthErrorBody, PaymentErrorBody, WbError, WbErrorBody};
 pub use governor::Quota;
-pub use limiter::{BudgetRegistry, Priority, RateBudget};
+pub use limiter::{BudgetRegistry, Priority, RateBudget, WaitStats};
 pub use types::{
     Attachments, Chat, Event, EventMessage, EventType, FileAttachment, GoodCard, ImageAttachment,
     LastMessage, MessageSource, Sender,

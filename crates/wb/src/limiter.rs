@@ -86,6 +86,16 @@ struct Inner {
     gate: Mutex<Gate>,
     quota: Quota,
     poll_reserve: u32,
+    /// Acquisitions that had to wait, and the time spent waiting (ms), for progress reports.
+    waits: AtomicU64,
+    waited_ms: AtomicU64,
+}
+
+/// How often and how long callers of one budget waited for a cell.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WaitStats {
+    pub waits: u64,
+    pub waited: Duration,
 }
 
 /// A shared token bucket for one seller token. Clones share the bucket.
@@ -128,6 +138,8 @@ impl RateBudget {
                 gate: Mutex::new(Gate::default()),
                 quota,
                 poll_reserve: poll_reserve.min(burst.saturating_sub(1)),
+                waits: AtomicU64::new(0),
+                waited_ms: AtomicU64::new(0),
             }),
         }
     }
@@ -149,11 +161,28 @@ impl RateBudget {
 
     /// Waits until a cell is available for `priority`, then takes it.
     pub async fn acquire(&self, priority: Priority) {
+        let mut started: Option<tokio::time::Instant> = None;
         loop {
             match self.try_acquire(priority) {
-                Ok(()) => return,
-                Err(wait) => tokio::time::sleep(wait.max(Duration::from_millis(1))).await,
+                Ok(()) => break,
+                Err(wait) => {
+                    started.get_or_insert_with(tokio::time::Instant::now);
+                    tokio::time::sleep(wait.max(Duration::from_millis(1))).await;
+                }
             }
+        }
+        if let Some(started) = started {
+            let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            self.inner.waits.fetch_add(1, Ordering::Relaxed);
+            self.inner.waited_ms.fetch_add(ms, Ordering::Relaxed);
+        }
+    }
+
+    /// How often callers of this budget had to wait for a cell, and for how long in all.
+    pub fn wait_stats(&self) -> WaitStats {
+        WaitStats {
+            waits: self.inner.waits.load(Ordering::Relaxed),
+            waited: Duration::from_millis(self.inner.waited_ms.load(Ordering::Relaxed)),
         }
     }
 

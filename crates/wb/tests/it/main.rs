@@ -399,6 +399,12 @@ async fn a_client_budget_within_wb_limits_never_sees_429() {
     let counts = stats(&sb, "GET /api/v1/seller/events");
     assert_eq!(counts.get("200"), Some(&15));
     assert_eq!(counts.get("429"), None);
+    // The client waited for its own bucket instead of running into WB's.
+    let waits = c.budget().wait_stats();
+    assert!(
+        waits.waits >= 5 && waits.waited > Duration::ZERO,
+        "{waits:?}"
+    );
 }
 
 #[tokio::test]

@@ -1,0 +1,662 @@
+//! `agentiq bench …`: the measurements behind BENCHMARKS.md (ingest throughput, buyer-message-
+//! to-store latency, resident memory of `serve`). Timing goals live here, never in tests.
+//!
+//! Every benchmark runs against an in-process WB sandbox on loopback and a fresh store, so the
+//! figures are repeatable on one machine. Goals are printed next to the figures; nothing here
+//! asserts them.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use domain::{ChatRowId, Sender, WorkspaceId};
+use rand::Rng;
+use sandbox::{RateLimit, Running, Sandbox, SandboxConfig};
+use sqlx::Connection;
+use store::{ChatFilter, PollTarget, Secret, SecretKey, Store};
+use sync::{Engine, Progress, SyncConfig};
+use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Events/s from a sandbox without rate limit into the store (one seller, full backfill).
+    Ingest(IngestArgs),
+    /// Time from a buyer message's `addTimestamp` to when it is visible in the store, with WB's
+    /// rate limit and simulated buyers across many sellers.
+    Latency(LatencyArgs),
+    /// Resident memory of `agentiq serve` syncing many accounts, once settled.
+    Memory(MemoryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Events to ingest (approximately: the sandbox seeds whole chats).
+    #[arg(long, default_value_t = 100_000)]
+    pub events: usize,
+    /// Events per `/events` page (WB's is 50).
+    #[arg(long, default_value_t = 50)]
+    pub page_size: usize,
+    /// A second run with this page size, to tell request-bound from store-bound; 0 for none.
+    #[arg(long, default_value_t = 500)]
+    pub large_page_size: usize,
+    /// `postgres://…` to measure PostgreSQL (a fresh database is created and dropped);
+    /// default: a temporary SQLite file.
+    #[arg(long)]
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LatencyArgs {
+    /// Seller accounts (one sandbox token each).
+    #[arg(long, default_value_t = 200)]
+    pub accounts: usize,
+    /// Simulated buyer messages per minute across all sellers.
+    #[arg(long, default_value_t = 600.0)]
+    pub traffic: f64,
+    /// Length of the measured window.
+    #[arg(long, default_value_t = 60)]
+    pub seconds: u64,
+    /// Seeded chats per seller.
+    #[arg(long, default_value_t = 5)]
+    pub chats: usize,
+    /// `postgres://…` (a fresh database is created and dropped); default: temporary SQLite.
+    #[arg(long)]
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct MemoryArgs {
+    /// Seller accounts (one sandbox token each).
+    #[arg(long, default_value_t = 1000)]
+    pub accounts: usize,
+    /// How long `serve` runs before its memory is read.
+    #[arg(long, default_value_t = 30)]
+    pub seconds: u64,
+    /// Seeded chats per seller.
+    #[arg(long, default_value_t = 3)]
+    pub chats: usize,
+    /// Simulated buyer messages per minute across all sellers while `serve` runs.
+    #[arg(long, default_value_t = 0.0)]
+    pub traffic: f64,
+}
+
+pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
+    match cmd {
+        BenchCommand::Ingest(args) => ingest(args).await,
+        BenchCommand::Latency(args) => latency(args).await,
+        BenchCommand::Memory(args) => memory(args).await,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared pieces
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+fn tokens(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| format!("bench-seller-token-{i:05}"))
+        .collect()
+}
+
+fn loopback() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+async fn start_sandbox(config: SandboxConfig) -> anyhow::Result<Running> {
+    sandbox::start(Sandbox::new(config), loopback())
+        .await
+        .context("cannot start the sandbox")
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut rng = rand::rng();
+    (0..bytes)
+        .map(|_| format!("{:02x}", rng.random::<u8>()))
+        .collect()
+}
+
+/// A fresh database for one run: a temporary SQLite file, or a new PostgreSQL database created
+/// next to the one in the given URL and dropped by [`BenchDb::drop_now`].
+struct BenchDb {
+    url: String,
+    _dir: Option<tempfile::TempDir>,
+    postgres: Option<(String, String)>,
+}
+
+impl BenchDb {
+    async fn create(base: Option<&str>) -> anyhow::Result<Self> {
+        let Some(base) = base else {
+            let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
+            let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+            return Ok(Self {
+                url,
+                _dir: Some(dir),
+                postgres: None,
+            });
+        };
+        anyhow::ensure!(
+            base.starts_with("postgres://") || base.starts_with("postgresql://"),
+            "--database-url must be a postgres:// URL (SQLite is the default)"
+        );
+        let name = format!("agentiq_bench_{}", random_hex(6));
+        let mut conn = sqlx::PgConnection::connect(base)
+            .await
+            .with_context(|| format!("cannot connect to {}", crate::settings::redact_url(base)))?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .context("cannot create the benchmark database")?;
+        conn.close().await.ok();
+        let mut url = url::Url::parse(base).context("invalid --database-url")?;
+        url.set_path(&format!("/{name}"));
+        Ok(Self {
+            url: url.to_string(),
+            _dir: None,
+            postgres: Some((base.to_owned(), name)),
+        })
+    }
+
+    fn label(&self) -> &'static str {
+        if self.postgres.is_some() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        }
+    }
+
+    async fn drop_now(self) -> anyhow::Result<()> {
+        if let Some((base, name)) = &self.postgres {
+            let mut conn = sqlx::PgConnection::connect(base).await?;
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .execute(&mut conn)
+            .await
+            .with_context(|| format!("cannot drop the benchmark database {name}"))?;
+            conn.close().await.ok();
+        }
+        Ok(())
+    }
+}
+
+/// A store with one workspace and one account per token, all pointed at `api_base_url`.
+async fn store_with_accounts(
+    url: &str,
+    key: SecretKey,
+    tokens: &[String],
+    api_base_url: &str,
+) -> anyhow::Result<(Store, WorkspaceId)> {
+    let store = Store::open(url, key)
+        .await
+        .with_context(|| format!("cannot open {}", crate::settings::redact_url(url)))?;
+    let ws = store.create_workspace("Default").await?;
+    for (i, token) in tokens.iter().enumerate() {
+        store
+            .create_account(
+                ws,
+                &format!("Seller {:04}", i + 1),
+                &Secret::new(token.clone()),
+                Some(api_base_url),
+            )
+            .await?;
+    }
+    Ok((store, ws))
+}
+
+/// Client-side quota that never waits: the ingest benchmark measures the pipeline, not WB's limit.
+fn unlimited_quota() -> wb::Quota {
+    let many = NonZeroU32::new(1_000_000).unwrap_or(NonZeroU32::MAX);
+    wb::Quota::per_second(many).allow_burst(many)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = (p / 100.0 * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn machine() -> String {
+    let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
+    format!("{cores} cores available")
+}
+
+// ---------------------------------------------------------------------------------------------
+// ingest
+
+async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.events > 0, "--events must be positive");
+    anyhow::ensure!(args.page_size > 0, "--page-size must be positive");
+    // seed_seller writes ~1.75 events per chat (one question, half answered, a quarter followed
+    // up); the actual count is read back from the sandbox.
+    let chats = (args.events * 4).div_ceil(7).max(3);
+    let mut sizes = vec![args.page_size];
+    if args.large_page_size > 0 && args.large_page_size != args.page_size {
+        sizes.push(args.large_page_size);
+    }
+    println!(
+        "bench ingest: one seller, ~{} events, sandbox without rate limit, {}",
+        args.events,
+        machine()
+    );
+    for page_size in sizes {
+        let line = ingest_once(chats, page_size, args.database_url.as_deref()).await?;
+        println!("{line}");
+    }
+    println!("goal: >= 20000 events/s into SQLite");
+    Ok(())
+}
+
+async fn ingest_once(chats: usize, page_size: usize, db: Option<&str>) -> anyhow::Result<String> {
+    let seeded = Instant::now();
+    let sandbox = start_sandbox(SandboxConfig {
+        tokens: tokens(1),
+        chats,
+        page_size,
+        rate_limit: None,
+        ..SandboxConfig::default()
+    })
+    .await?;
+    let events: usize = sandbox.sandbox.summaries().iter().map(|s| s.events).sum();
+    let seed_secs = seeded.elapsed().as_secs_f64();
+
+    let db = BenchDb::create(db).await?;
+    let (store, _) =
+        store_with_accounts(&db.url, SecretKey::generate()?, &tokens(1), &sandbox.url()).await?;
+    let engine = Engine::new(
+        store.clone(),
+        SyncConfig {
+            quota: unlimited_quota(),
+            max_pages_per_poll: u32::MAX,
+            ..SyncConfig::default()
+        },
+    );
+    let mut pages = 0u64;
+    let mut on_progress = |p: Progress| {
+        if let Progress::Page { .. } = p {
+            pages += 1;
+        }
+    };
+    let started = Instant::now();
+    let results = engine.sync_once(None, &mut on_progress).await?;
+    let secs = started.elapsed().as_secs_f64();
+    let mut inserted = 0u64;
+    for (account, result) in results {
+        let report = result.with_context(|| format!("account {account} failed to sync"))?;
+        inserted += report.inserted;
+    }
+    store.close().await;
+    let label = db.label();
+    db.drop_now().await?;
+    anyhow::ensure!(
+        inserted == events as u64,
+        "stored {inserted} of the sandbox's {events} events"
+    );
+    let kind = if page_size == 50 {
+        "WB's page size"
+    } else {
+        "larger page"
+    };
+    Ok(format!(
+        "page size {page_size:>4} ({kind}): {inserted} events in {secs:.2} s = {:.0} events/s \
+         into {label} ({pages} pages, {:.1} ms/page; seeding took {seed_secs:.1} s, not counted)",
+        inserted as f64 / secs,
+        secs * 1000.0 / pages.max(1) as f64,
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// latency
+
+/// What the observer knows of the store: every message id seen, and each chat's last activity.
+#[derive(Default)]
+struct Observer {
+    seen: HashSet<(i64, String)>,
+    chat_last: HashMap<ChatRowId, Option<i64>>,
+}
+
+impl Observer {
+    /// Reads chats whose activity changed (newest first, down to `since_ms`, or all when
+    /// `None`) and returns the buyer messages it had not seen, with their `addTimestamp`.
+    async fn scan(
+        &mut self,
+        store: &Store,
+        ws: WorkspaceId,
+        since_ms: Option<i64>,
+    ) -> anyhow::Result<Vec<i64>> {
+        const PAGE: u32 = 500;
+        let mut fresh = Vec::new();
+        let mut offset = 0u32;
+        loop {
+            let chats = store
+                .list_chats(
+                    ws,
+                    &ChatFilter {
+                        limit: PAGE,
+                        offset,
+                        ..ChatFilter::default()
+                    },
+                )
+                .await?;
+            let n = chats.len();
+            let mut reached_old = false;
+            for chat in chats {
+                if let Some(since) = since_ms
+                    && chat.last_message_at_ms.is_none_or(|at| at < since)
+                {
+                    reached_old = true;
+                    break;
+                }
+                if self.chat_last.get(&chat.id) == Some(&chat.last_message_at_ms) {
+                    continue;
+                }
+                self.chat_last.insert(chat.id, chat.last_message_at_ms);
+                for m in store.list_messages(ws, chat.id).await? {
+                    let key = (m.account_id.get(), m.event_id.into_string());
+                    if self.seen.insert(key) && m.sender == Sender::Client {
+                        fresh.push(m.add_timestamp_ms);
+                    }
+                }
+            }
+            if reached_old || n < PAGE as usize {
+                return Ok(fresh);
+            }
+            offset += PAGE;
+        }
+    }
+}
+
+async fn latency(args: LatencyArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.accounts > 0, "--accounts must be positive");
+    anyhow::ensure!(args.traffic > 0.0, "--traffic must be positive");
+    let toks = tokens(args.accounts);
+    let sandbox = start_sandbox(SandboxConfig {
+        tokens: toks.clone(),
+        chats: args.chats,
+        rate_limit: Some(RateLimit::WB),
+        traffic_per_min: args.traffic,
+        ..SandboxConfig::default()
+    })
+    .await?;
+    let db = BenchDb::create(args.database_url.as_deref()).await?;
+    let (store, ws) =
+        store_with_accounts(&db.url, SecretKey::generate()?, &toks, &sandbox.url()).await?;
+    println!(
+        "bench latency: {} accounts, {} buyer messages/min, WB rate limit 10/10 s per token, \
+         default SyncConfig, {}, {}",
+        args.accounts,
+        args.traffic,
+        db.label(),
+        machine()
+    );
+
+    let engine = Engine::new(store.clone(), SyncConfig::default());
+    let mut notices = engine.subscribe();
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(Arc::clone(&engine).run(stop.clone()));
+
+    // Warm-up: every account has completed a poll (the initial backfill), then the observer
+    // reads everything stored so far.
+    let warm = Instant::now();
+    loop {
+        let targets: Vec<PollTarget> = store.accounts_to_poll().await?;
+        let done = targets
+            .iter()
+            .filter(|t| t.sync.last_success_at_ms.is_some())
+            .count();
+        if done >= args.accounts {
+            break;
+        }
+        anyhow::ensure!(
+            warm.elapsed() < Duration::from_secs(300),
+            "backfill not done after 300 s ({done}/{} accounts)",
+            args.accounts
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut observer = Observer::default();
+    observer.scan(&store, ws, None).await?;
+    println!(
+        "warm-up: initial backfill of {} accounts done in {:.1} s",
+        args.accounts,
+        warm.elapsed().as_secs_f64()
+    );
+
+    let generated_before: usize = sandbox.sandbox.summaries().iter().map(|s| s.events).sum();
+    let t0 = now_ms();
+    let window = i64::try_from(args.seconds.saturating_mul(1000)).unwrap_or(i64::MAX);
+    let t_end = t0.saturating_add(window);
+    let grace = 15_000;
+    let mut generated_in_window = None;
+    let mut latencies: Vec<f64> = Vec::new();
+    let mut scans = 0u64;
+    let mut scan_time = Duration::ZERO;
+    loop {
+        // Wake on the engine's "new messages" notice (sent after the commit) or every 100 ms.
+        tokio::select! {
+            r = notices.recv() => {
+                if let Err(RecvError::Closed) = r {
+                    anyhow::bail!("the engine stopped");
+                }
+            }
+            () = tokio::time::sleep(Duration::from_millis(100)) => {}
+        }
+        let began = Instant::now();
+        let fresh = observer.scan(&store, ws, Some(t0 - 1_000)).await?;
+        let visible = now_ms();
+        scans += 1;
+        scan_time += began.elapsed();
+        for add_ts in fresh {
+            if (t0..t_end).contains(&add_ts) {
+                latencies.push((visible - add_ts) as f64 / 1000.0);
+            }
+        }
+        let now = now_ms();
+        if now >= t_end && generated_in_window.is_none() {
+            let after: usize = sandbox.sandbox.summaries().iter().map(|s| s.events).sum();
+            generated_in_window = Some(after.saturating_sub(generated_before));
+        }
+        let complete = generated_in_window.is_some_and(|g| latencies.len() >= g);
+        if now >= t_end + grace || (now >= t_end && complete) {
+            break;
+        }
+    }
+    stop.cancel();
+    let _ = task.await;
+    let stats = sandbox.sandbox.stats();
+    store.close().await;
+    db.drop_now().await?;
+
+    latencies.sort_by(f64::total_cmp);
+    let generated = generated_in_window.unwrap_or(0);
+    println!(
+        "window {} s: {} buyer messages written by the sandbox, {} seen in the store \
+         (observer: {} scans, {:.1} ms each on average)",
+        args.seconds,
+        generated,
+        latencies.len(),
+        scans,
+        scan_time.as_secs_f64() * 1000.0 / scans.max(1) as f64
+    );
+    println!(
+        "latency addTimestamp -> visible in store: count {}  p50 {:.2} s  p90 {:.2} s  \
+         p99 {:.2} s  max {:.2} s",
+        latencies.len(),
+        percentile(&latencies, 50.0),
+        percentile(&latencies, 90.0),
+        percentile(&latencies, 99.0),
+        latencies.last().copied().unwrap_or(f64::NAN),
+    );
+    let mut answered = Vec::new();
+    for (route, outcomes) in &stats {
+        let total: u64 = outcomes.values().sum();
+        answered.push(format!("{route}: {total} {outcomes:?}"));
+    }
+    println!("sandbox requests: {}", answered.join("; "));
+    println!("goal: p50 <= 2 s, p99 <= 5 s for active accounts");
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// memory
+
+/// Kills the child when dropped, so an error path leaves no `serve` behind.
+struct ChildGuard(Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `VmRSS` and `VmHWM` of a process in kB, from `/proc/<pid>/status`.
+fn proc_memory(pid: u32) -> anyhow::Result<(u64, u64)> {
+    let path = PathBuf::from(format!("/proc/{pid}/status"));
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let field = |name: &str| -> anyhow::Result<u64> {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(name))
+            .with_context(|| format!("no {name} in {}", path.display()))?;
+        line.trim_start_matches(name)
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .with_context(|| format!("unreadable {name} in {}", path.display()))
+    };
+    Ok((field("VmRSS:")?, field("VmHWM:")?))
+}
+
+fn mb(kb: u64) -> f64 {
+    kb as f64 / 1024.0
+}
+
+async fn memory(args: MemoryArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.accounts > 0, "--accounts must be positive");
+    let toks = tokens(args.accounts);
+    let sandbox = start_sandbox(SandboxConfig {
+        tokens: toks.clone(),
+        chats: args.chats,
+        rate_limit: Some(RateLimit::WB),
+        traffic_per_min: args.traffic,
+        ..SandboxConfig::default()
+    })
+    .await?;
+    let events: usize = sandbox.sandbox.summaries().iter().map(|s| s.events).sum();
+    let dir = tempfile::tempdir().context("cannot create a temporary data directory")?;
+    let key_hex = random_hex(32);
+    let url = format!("sqlite://{}", dir.path().join("agentiq.db").display());
+    let (store, _) =
+        store_with_accounts(&url, SecretKey::parse(&key_hex)?, &toks, &sandbox.url()).await?;
+    println!(
+        "bench memory: `agentiq serve` with {} accounts ({} chats, {} events in all at WB), \
+         WB rate limit, SQLite in {}, {}",
+        args.accounts,
+        args.chats * args.accounts,
+        events,
+        dir.path().display(),
+        machine()
+    );
+
+    let exe = std::env::current_exe().context("cannot find the agentiq binary")?;
+    let log = dir.path().join("serve.log");
+    let log_file =
+        std::fs::File::create(&log).with_context(|| format!("cannot create {}", log.display()))?;
+    let child = Command::new(&exe)
+        .arg("serve")
+        .env("AGENTIQ_DATA_DIR", dir.path())
+        .env("AGENTIQ_SECRET_KEY", &key_hex)
+        .env("AGENTIQ_LISTEN", "127.0.0.1:0")
+        .env_remove("AGENTIQ_DATABASE_URL")
+        .env_remove("AGENTIQ_SECRET_KEY_FILE")
+        .env_remove("AGENTIQ_CONFIG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log_file)
+        .spawn()
+        .with_context(|| format!("cannot start {} serve", exe.display()))?;
+    let mut child = ChildGuard(child);
+    let pid = child.0.id();
+    let started = Instant::now();
+    let mut backfilled_at: Option<f64> = None;
+    let mut peak_sampled = 0u64;
+    let mut next_report = Duration::from_secs(5);
+    while started.elapsed() < Duration::from_secs(args.seconds) {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        if let Some(status) = child.0.try_wait()? {
+            anyhow::bail!(
+                "serve exited early with {status}; see its log at {}",
+                log.display()
+            );
+        }
+        let (rss, _) = proc_memory(pid)?;
+        peak_sampled = peak_sampled.max(rss);
+        if backfilled_at.is_none() || started.elapsed() >= next_report {
+            let synced = store
+                .accounts_to_poll()
+                .await?
+                .iter()
+                .filter(|t| t.sync.last_success_at_ms.is_some())
+                .count();
+            if synced >= args.accounts && backfilled_at.is_none() {
+                backfilled_at = Some(started.elapsed().as_secs_f64());
+            }
+            if started.elapsed() >= next_report {
+                println!(
+                    "  t={:>3.0} s  VmRSS {:6.1} MB  accounts synced {synced}/{}",
+                    started.elapsed().as_secs_f64(),
+                    mb(rss),
+                    args.accounts
+                );
+                next_report += Duration::from_secs(5);
+            }
+        }
+    }
+    let (rss, hwm) = proc_memory(pid)?;
+    drop(child);
+    store.close().await;
+    let stats = sandbox.sandbox.stats();
+    let requests: u64 = stats.values().flat_map(|o| o.values()).sum();
+    match backfilled_at {
+        Some(t) => println!("initial backfill of all accounts done after {t:.1} s"),
+        None => println!("initial backfill NOT done within {} s", args.seconds),
+    }
+    println!("sandbox answered {requests} requests");
+    println!(
+        "after {} s: VmRSS {:.1} MB, VmHWM (peak) {:.1} MB (largest sampled RSS {:.1} MB)",
+        args.seconds,
+        mb(rss),
+        mb(hwm),
+        mb(peak_sampled)
+    );
+    println!("goal: <= 150 MB");
+    keep_log_hint(&log);
+    Ok(())
+}
+
+fn keep_log_hint(log: &Path) {
+    if let Ok(meta) = std::fs::metadata(log)
+        && meta.len() > 0
+    {
+        let lines = std::fs::read_to_string(log)
+            .map(|t| t.lines().count())
+            .unwrap_or(0);
+        println!("serve logged {lines} line(s) to stderr (warnings and errors)");
+    }
+}

@@ -1,0 +1,148 @@
+//! Helpers: run the binary with a fresh data directory, talk to the sandbox's control routes.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+
+pub const SECRET_KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+/// A data directory and the environment every command of one test shares.
+pub struct App {
+    pub dir: tempfile::TempDir,
+}
+
+impl App {
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn database_url(&self) -> String {
+        format!("sqlite://{}", self.data().join("agentiq.db").display())
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_agentiq"));
+        c.args(args)
+            .env("AGENTIQ_DATA_DIR", self.data())
+            .env("AGENTIQ_SECRET_KEY", SECRET_KEY)
+            .env("AGENTIQ_LISTEN", "127.0.0.1:0")
+            .env_remove("AGENTIQ_DATABASE_URL")
+            .env_remove("AGENTIQ_SECRET_KEY_FILE");
+        c
+    }
+
+    /// Runs a command to completion, feeding `stdin`; panics with its output on failure.
+    pub fn run(&self, args: &[&str], stdin: &str) -> String {
+        use std::io::Write;
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn agentiq");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes())
+            .expect("write stdin");
+        let out = child.wait_with_output().expect("wait");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "agentiq {args:?} failed: {}\n{stdout}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    }
+
+    pub fn spawn_serve(&self) -> Child {
+        self.command(&["serve"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn serve")
+    }
+
+    pub async fn store(&self) -> store::Store {
+        let key = store::SecretKey::parse(SECRET_KEY).expect("key");
+        store::Store::open(&self.database_url(), key)
+            .await
+            .expect("store")
+    }
+}
+
+pub fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
+/// Every message of every chat of one seller, as the sandbox knows them: chat id → event ids
+/// with sender and text, in order.
+pub async fn ground_truth(
+    base: &str,
+    token: &str,
+) -> BTreeMap<String, Vec<(String, String, String)>> {
+    let chats: Value = http()
+        .get(format!("{base}/_sandbox/chats"))
+        .header("Authorization", token)
+        .send()
+        .await
+        .expect("chats")
+        .json()
+        .await
+        .expect("json");
+    let mut out = BTreeMap::new();
+    for chat in chats["chats"].as_array().cloned().unwrap_or_default() {
+        if chat["started"] != true {
+            continue;
+        }
+        let id = chat["chatID"].as_str().expect("id").to_owned();
+        let truth: Value = http()
+            .get(format!("{base}/_sandbox/chats/{id}/messages"))
+            .header("Authorization", token)
+            .send()
+            .await
+            .expect("messages")
+            .json()
+            .await
+            .expect("json");
+        let messages = truth["messages"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|m| {
+                (
+                    m["eventID"].as_str().unwrap_or_default().to_owned(),
+                    m["sender"].as_str().unwrap_or_default().to_owned(),
+                    m["text"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        out.insert(id, messages);
+    }
+    out
+}
+
+pub async fn buyer_message(base: &str, token: &str, chat_id: &str, text: &str) {
+    let r = http()
+        .post(format!("{base}/_sandbox/chats/{chat_id}/buyer-messages"))
+        .header("Authorization", token)
+        .json(&serde_json::json!({ "text": text }))
+        .send()
+        .await
+        .expect("buyer message");
+    assert!(r.status().is_success());
+}

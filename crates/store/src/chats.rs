@@ -1,0 +1,435 @@
+//! Reading chats and messages for operators, marking chats read, and merging `/chats` in.
+//!
+//! Every read takes the workspace and filters by it: a chat id of another workspace is
+//! `NotFound`, exactly like an id that does not exist.
+
+use std::collections::HashMap;
+
+use domain::{
+    AccountId, AttachmentKind, ChatId, ChatRowId, DownloadId, EventId, GoodCard, MessageRowId,
+    ReplySign, Sender, WorkspaceId,
+};
+
+use crate::Store;
+use crate::db::{WritePool, now_ms, on_pool};
+use crate::error::{Result, StoreError};
+use crate::model::{Attachment, Chat, ChatFilter, ChatSnapshot, MergeOutcome, Message};
+
+macro_rules! chat_columns {
+    () => {
+        "id, workspace_id, account_id, wb_chat_id, reply_sign, client_name, nm_id, rid, price, \
+         price_currency, size, last_message_text, last_message_at, last_buyer_message_at, \
+         last_read_at, unread_count, first_seen_at"
+    };
+}
+
+#[derive(sqlx::FromRow)]
+struct ChatRow {
+    id: i64,
+    workspace_id: i64,
+    account_id: i64,
+    wb_chat_id: String,
+    reply_sign: Option<String>,
+    client_name: Option<String>,
+    nm_id: Option<i64>,
+    rid: Option<String>,
+    price: Option<i64>,
+    price_currency: Option<String>,
+    size: Option<String>,
+    last_message_text: Option<String>,
+    last_message_at: Option<i64>,
+    last_buyer_message_at: Option<i64>,
+    last_read_at: Option<i64>,
+    unread_count: i64,
+    first_seen_at: i64,
+}
+
+impl ChatRow {
+    fn into_model(self) -> Result<Chat> {
+        let card = GoodCard {
+            nm_id: self.nm_id,
+            rid: self.rid,
+            price: self.price,
+            price_currency: self.price_currency,
+            size: self.size,
+        };
+        Ok(Chat {
+            id: ChatRowId::new(self.id).map_err(|e| StoreError::corrupt("chat id", e))?,
+            workspace_id: WorkspaceId::new(self.workspace_id)
+                .map_err(|e| StoreError::corrupt("workspace id", e))?,
+            account_id: AccountId::new(self.account_id)
+                .map_err(|e| StoreError::corrupt("account id", e))?,
+            chat_id: ChatId::parse(self.wb_chat_id)
+                .map_err(|e| StoreError::corrupt("WB chat id", e))?,
+            reply_sign: self
+                .reply_sign
+                .map(ReplySign::parse)
+                .transpose()
+                .map_err(|e| StoreError::corrupt("reply sign", e))?,
+            client_name: self.client_name,
+            good_card: (!card.is_empty()).then_some(card),
+            last_message_text: self.last_message_text,
+            last_message_at_ms: self.last_message_at,
+            last_buyer_message_at_ms: self.last_buyer_message_at,
+            last_read_at_ms: self.last_read_at,
+            unread_count: self.unread_count,
+            first_seen_at_ms: self.first_seen_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct MessageRow {
+    id: i64,
+    chat_id: i64,
+    account_id: i64,
+    event_id: String,
+    sender: String,
+    source: String,
+    text: String,
+    add_timestamp: i64,
+    is_platform: bool,
+}
+
+impl MessageRow {
+    fn into_model(self, attachments: Vec<Attachment>) -> Result<Message> {
+        Ok(Message {
+            id: MessageRowId::new(self.id).map_err(|e| StoreError::corrupt("message id", e))?,
+            chat_id: ChatRowId::new(self.chat_id).map_err(|e| StoreError::corrupt("chat id", e))?,
+            account_id: AccountId::new(self.account_id)
+                .map_err(|e| StoreError::corrupt("account id", e))?,
+            event_id: EventId::parse(self.event_id)
+                .map_err(|e| StoreError::corrupt("event id", e))?,
+            sender: self
+                .sender
+                .parse::<Sender>()
+                .map_err(|e| StoreError::corrupt("sender", e))?,
+            source: self.source,
+            text: self.text,
+            add_timestamp_ms: self.add_timestamp,
+            is_platform: self.is_platform,
+            attachments,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct AttachmentRow {
+    message_id: i64,
+    kind: String,
+    download_id: Option<String>,
+    name: Option<String>,
+    content_type: Option<String>,
+    size: Option<i64>,
+    url: Option<String>,
+}
+
+impl AttachmentRow {
+    fn into_model(self) -> Result<Attachment> {
+        Ok(Attachment {
+            kind: self
+                .kind
+                .parse::<AttachmentKind>()
+                .map_err(|e| StoreError::corrupt("attachment kind", e))?,
+            download_id: self
+                .download_id
+                .map(DownloadId::parse)
+                .transpose()
+                .map_err(|e| StoreError::corrupt("download id", e))?,
+            name: self.name,
+            content_type: self.content_type,
+            size: self.size,
+            url: self.url,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct MergeTarget {
+    id: i64,
+    reply_sign: Option<String>,
+    client_name: Option<String>,
+    nm_id: Option<i64>,
+    rid: Option<String>,
+    price: Option<i64>,
+    price_currency: Option<String>,
+    size: Option<String>,
+    last_message_at: Option<i64>,
+}
+
+const MERGE_SELECT: &str = "SELECT id, reply_sign, client_name, nm_id, rid, price, \
+     price_currency, size, last_message_at FROM chats WHERE account_id = $1 AND wb_chat_id = $2";
+
+const MERGE_INSERT: &str = "INSERT INTO chats (workspace_id, account_id, wb_chat_id, reply_sign, \
+     client_name, nm_id, rid, price, price_currency, size, last_message_text, last_message_at, \
+     unread_count, first_seen_at, reply_sign_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, $13, $14) \
+     ON CONFLICT (account_id, wb_chat_id) DO NOTHING RETURNING id";
+
+// `/chats` is authoritative for what it states: a given field replaces the stored one, a
+// missing one keeps it; its signature is current as of now. The last message only moves
+// forward in time.
+const MERGE_UPDATE: &str = "UPDATE chats SET reply_sign = COALESCE($2, reply_sign), \
+     reply_sign_at = CASE WHEN $2 IS NULL THEN reply_sign_at ELSE $12 END, \
+     client_name = COALESCE($3, client_name), \
+     nm_id = COALESCE($4, nm_id), rid = COALESCE($5, rid), price = COALESCE($6, price), \
+     price_currency = COALESCE($7, price_currency), size = COALESCE($8, size), \
+     last_message_text = CASE WHEN $9 AND (last_message_at IS NULL OR $10 > last_message_at) \
+         THEN $11 ELSE last_message_text END, \
+     last_message_at = CASE WHEN $9 AND (last_message_at IS NULL OR $10 > last_message_at) \
+         THEN $10 ELSE last_message_at END \
+     WHERE id = $1";
+
+fn changes<T: PartialEq + ?Sized>(new: Option<&T>, old: Option<&T>) -> bool {
+    new.is_some_and(|n| Some(n) != old)
+}
+
+impl Store {
+    /// Merges `/chats` into the account's chats: fills in `replySign`, the buyer's name, the
+    /// product card and the last message, creating chats `/chats` knows before any event did.
+    /// Never touches messages and never duplicates a chat. One transaction.
+    pub async fn merge_chats(
+        &self,
+        account: AccountId,
+        snapshots: &[ChatSnapshot],
+    ) -> Result<MergeOutcome> {
+        let now = now_ms();
+        let account_id = account.get();
+        let mut outcome = MergeOutcome::default();
+        on_pool!(&self.pool, |p| {
+            let mut tx = p.begin_write().await?;
+            let workspace_id: i64 =
+                sqlx::query_scalar("SELECT workspace_id FROM accounts WHERE id = $1")
+                    .bind(account_id)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or(StoreError::not_found("account"))?;
+            for snap in snapshots {
+                let name = snap.client_name.as_deref().filter(|n| !n.trim().is_empty());
+                let sign = snap.reply_sign.as_ref().map(|s| s.as_str());
+                let card = snap.good_card.as_ref().filter(|c| !c.is_empty());
+                let last = snap.last_message.as_ref();
+                let existing: Option<MergeTarget> = sqlx::query_as(MERGE_SELECT)
+                    .bind(account_id)
+                    .bind(snap.chat_id.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let existing = match existing {
+                    Some(e) => e,
+                    None => {
+                        let created: Option<i64> = sqlx::query_scalar(MERGE_INSERT)
+                            .bind(workspace_id)
+                            .bind(account_id)
+                            .bind(snap.chat_id.as_str())
+                            .bind(sign)
+                            .bind(name)
+                            .bind(card.and_then(|c| c.nm_id))
+                            .bind(card.and_then(|c| c.rid.as_deref()))
+                            .bind(card.and_then(|c| c.price))
+                            .bind(card.and_then(|c| c.price_currency.as_deref()))
+                            .bind(card.and_then(|c| c.size.as_deref()))
+                            .bind(last.map(|(text, _)| text.as_str()))
+                            .bind(last.map(|(_, ts)| *ts))
+                            .bind(now)
+                            .bind(sign.map(|_| now))
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                        if created.is_some() {
+                            outcome.created += 1;
+                            continue;
+                        }
+                        sqlx::query_as::<_, MergeTarget>(MERGE_SELECT)
+                            .bind(account_id)
+                            .bind(snap.chat_id.as_str())
+                            .fetch_one(&mut *tx)
+                            .await?
+                    }
+                };
+                let newer_last =
+                    last.is_some_and(|(_, ts)| existing.last_message_at.is_none_or(|at| *ts > at));
+                let changed = changes(sign, existing.reply_sign.as_deref())
+                    || changes(name, existing.client_name.as_deref())
+                    || card.is_some_and(|c| {
+                        changes(c.nm_id.as_ref(), existing.nm_id.as_ref())
+                            || changes(c.rid.as_deref(), existing.rid.as_deref())
+                            || changes(c.price.as_ref(), existing.price.as_ref())
+                            || changes(
+                                c.price_currency.as_deref(),
+                                existing.price_currency.as_deref(),
+                            )
+                            || changes(c.size.as_deref(), existing.size.as_deref())
+                    })
+                    || newer_last;
+                if !changed {
+                    continue;
+                }
+                sqlx::query(MERGE_UPDATE)
+                    .bind(existing.id)
+                    .bind(sign)
+                    .bind(name)
+                    .bind(card.and_then(|c| c.nm_id))
+                    .bind(card.and_then(|c| c.rid.as_deref()))
+                    .bind(card.and_then(|c| c.price))
+                    .bind(card.and_then(|c| c.price_currency.as_deref()))
+                    .bind(card.and_then(|c| c.size.as_deref()))
+                    .bind(last.is_some())
+                    .bind(last.map_or(0, |(_, ts)| *ts))
+                    .bind(last.map(|(text, _)| text.as_str()))
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                outcome.updated += 1;
+            }
+            sqlx::query("UPDATE sync_state SET chats_merged_at = $2 WHERE account_id = $1")
+                .bind(account_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
+        Ok(outcome)
+    }
+
+    /// The workspace's chats, most recent activity first.
+    pub async fn list_chats(
+        &self,
+        workspace: WorkspaceId,
+        filter: &ChatFilter,
+    ) -> Result<Vec<Chat>> {
+        let limit = i64::from(filter.limit.clamp(1, 1000));
+        let offset = i64::from(filter.offset);
+        let rows: Vec<ChatRow> = on_pool!(&self.pool, |p| {
+            sqlx::query_as(concat!(
+                "SELECT ",
+                chat_columns!(),
+                " FROM chats WHERE workspace_id = $1 \
+                 AND ($2 IS NULL OR account_id = $2) \
+                 AND (NOT $3 OR unread_count > 0) \
+                 ORDER BY COALESCE(last_message_at, first_seen_at) DESC, id DESC \
+                 LIMIT $4 OFFSET $5"
+            ))
+            .bind(workspace.get())
+            .bind(filter.account.map(AccountId::get))
+            .bind(filter.unread_only)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(p)
+            .await?
+        });
+        rows.into_iter().map(ChatRow::into_model).collect()
+    }
+
+    /// One chat of the workspace.
+    pub async fn find_chat(&self, workspace: WorkspaceId, chat: ChatRowId) -> Result<Chat> {
+        let row: Option<ChatRow> = on_pool!(&self.pool, |p| {
+            sqlx::query_as(concat!(
+                "SELECT ",
+                chat_columns!(),
+                " FROM chats WHERE id = $1 AND workspace_id = $2"
+            ))
+            .bind(chat.get())
+            .bind(workspace.get())
+            .fetch_optional(p)
+            .await?
+        });
+        row.ok_or(StoreError::not_found("chat"))?.into_model()
+    }
+
+    /// A chat of the workspace by its account and WB chat id, if stored.
+    pub async fn find_chat_by_wb_id(
+        &self,
+        workspace: WorkspaceId,
+        account: AccountId,
+        chat_id: &ChatId,
+    ) -> Result<Option<Chat>> {
+        let row: Option<ChatRow> = on_pool!(&self.pool, |p| {
+            sqlx::query_as(concat!(
+                "SELECT ",
+                chat_columns!(),
+                " FROM chats WHERE account_id = $1 AND wb_chat_id = $2 AND workspace_id = $3"
+            ))
+            .bind(account.get())
+            .bind(chat_id.as_str())
+            .bind(workspace.get())
+            .fetch_optional(p)
+            .await?
+        });
+        row.map(ChatRow::into_model).transpose()
+    }
+
+    /// Every message of a chat of the workspace, oldest first, with attachments.
+    pub async fn list_messages(
+        &self,
+        workspace: WorkspaceId,
+        chat: ChatRowId,
+    ) -> Result<Vec<Message>> {
+        let (rows, attachments): (Vec<MessageRow>, Vec<AttachmentRow>) =
+            on_pool!(&self.pool, |p| {
+                let mut conn = p.acquire().await?;
+                let found: Option<i64> =
+                    sqlx::query_scalar("SELECT id FROM chats WHERE id = $1 AND workspace_id = $2")
+                        .bind(chat.get())
+                        .bind(workspace.get())
+                        .fetch_optional(&mut *conn)
+                        .await?;
+                if found.is_none() {
+                    return Err(StoreError::not_found("chat"));
+                }
+                let rows = sqlx::query_as(
+                "SELECT id, chat_id, account_id, event_id, sender, source, text, add_timestamp, \
+                 is_platform FROM messages WHERE chat_id = $1 AND workspace_id = $2 \
+                 ORDER BY add_timestamp, id",
+            )
+            .bind(chat.get())
+            .bind(workspace.get())
+            .fetch_all(&mut *conn)
+            .await?;
+                let attachments = sqlx::query_as(
+                "SELECT a.message_id, a.kind, a.download_id, a.name, a.content_type, a.size, a.url \
+                 FROM attachments a JOIN messages m ON m.id = a.message_id \
+                 WHERE m.chat_id = $1 AND a.workspace_id = $2 ORDER BY a.id",
+            )
+            .bind(chat.get())
+            .bind(workspace.get())
+            .fetch_all(&mut *conn)
+            .await?;
+                (rows, attachments)
+            });
+        let mut by_message: HashMap<i64, Vec<Attachment>> = HashMap::new();
+        for a in attachments {
+            let message_id = a.message_id;
+            by_message
+                .entry(message_id)
+                .or_default()
+                .push(a.into_model()?);
+        }
+        rows.into_iter()
+            .map(|r| {
+                let atts = by_message.remove(&r.id).unwrap_or_default();
+                r.into_model(atts)
+            })
+            .collect()
+    }
+
+    /// Marks a chat of the workspace read up to its newest message: unread count 0.
+    pub async fn mark_read(&self, workspace: WorkspaceId, chat: ChatRowId) -> Result<()> {
+        let done = on_pool!(&self.pool, |p| {
+            sqlx::query(
+                "UPDATE chats SET unread_count = 0, last_read_at = CASE \
+                 WHEN last_message_at IS NOT NULL \
+                     AND (last_read_at IS NULL OR last_message_at > last_read_at) \
+                 THEN last_message_at ELSE last_read_at END \
+                 WHERE id = $1 AND workspace_id = $2",
+            )
+            .bind(chat.get())
+            .bind(workspace.get())
+            .execute(p)
+            .await?
+            .rows_affected()
+        });
+        if done == 0 {
+            return Err(StoreError::not_found("chat"));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,980 @@
+//! Integration tests of the store, each run on SQLite and on PostgreSQL (see `support`).
+
+mod support;
+
+use domain::{
+    AccountId, AccountState, AttachmentKind, ChatId, DownloadId, EventId, GoodCard, ReplySign,
+    Sender, WorkspaceId,
+};
+use store::{
+    Attachment, ChatFilter, ChatSnapshot, IngestPage, NewMessage, Secret, SecretKey, Store,
+    StoreError,
+};
+use support::{Must, TestDb};
+
+// ---------------------------------------------------------------- helpers
+
+const TOKEN: &str = "eyJhbGciOiJFUzI1NiIsImtpZCI6IjIwMjUwNTIwdjEifQ.payload.signature";
+
+async fn fixture(store: &Store) -> (WorkspaceId, AccountId) {
+    let ws = store
+        .create_workspace("Магазин")
+        .await
+        .must("create workspace");
+    let account = store
+        .create_account(
+            ws,
+            "WB main",
+            &Secret::new(TOKEN),
+            Some("http://127.0.0.1:9"),
+        )
+        .await
+        .must("create account");
+    (ws, account)
+}
+
+fn chat_id(n: u32) -> ChatId {
+    ChatId::parse(format!("1:chat-{n:04}")).must("chat id")
+}
+
+fn sign(n: u32, v: u32) -> ReplySign {
+    ReplySign::parse(format!("1:chat-{n:04}:{v}:{}", "ab".repeat(32))).must("reply sign")
+}
+
+fn ev(chat: u32, event: &str, sender: Sender, ts: i64, text: &str) -> NewMessage {
+    NewMessage {
+        chat_id: chat_id(chat),
+        event_id: EventId::parse(event).must("event id"),
+        sender,
+        source: "android".to_owned(),
+        text: text.to_owned(),
+        add_timestamp_ms: ts,
+        is_new_chat: false,
+        reply_sign: None,
+        client_name: Some("Иван".to_owned()),
+        good_card: None,
+        attachments: Vec::new(),
+    }
+}
+
+fn new_chat_ev(chat: u32, event: &str, ts: i64, text: &str) -> NewMessage {
+    NewMessage {
+        is_new_chat: true,
+        reply_sign: Some(sign(chat, 1)),
+        ..ev(chat, event, Sender::Client, ts, text)
+    }
+}
+
+fn page(events: Vec<NewMessage>, next: i64) -> IngestPage {
+    IngestPage {
+        events,
+        next_cursor: next,
+    }
+}
+
+async fn only_chat(store: &Store, ws: WorkspaceId) -> store::Chat {
+    let chats = store
+        .list_chats(ws, &ChatFilter::default())
+        .await
+        .must("list chats");
+    assert_eq!(chats.len(), 1, "expected exactly one chat: {chats:?}");
+    chats.into_iter().next().must("one chat")
+}
+
+/// Reads one integer or blob straight from the database, bypassing the store's API.
+async fn raw_i64(db: &TestDb, sql: &'static str) -> i64 {
+    if db.is_postgres() {
+        let pool = sqlx::PgPool::connect(&db.url).await.must("raw pg");
+        let v: i64 = sqlx::query_scalar(sql).fetch_one(&pool).await.must(sql);
+        pool.close().await;
+        v
+    } else {
+        let pool = sqlx::SqlitePool::connect(&db.url).await.must("raw sqlite");
+        let v: i64 = sqlx::query_scalar(sql).fetch_one(&pool).await.must(sql);
+        pool.close().await;
+        v
+    }
+}
+
+async fn raw_bytes(db: &TestDb, sql: &'static str) -> Vec<u8> {
+    if db.is_postgres() {
+        let pool = sqlx::PgPool::connect(&db.url).await.must("raw pg");
+        let v: Vec<u8> = sqlx::query_scalar(sql).fetch_one(&pool).await.must(sql);
+        pool.close().await;
+        v
+    } else {
+        let pool = sqlx::SqlitePool::connect(&db.url).await.must("raw sqlite");
+        let v: Vec<u8> = sqlx::query_scalar(sql).fetch_one(&pool).await.must(sql);
+        pool.close().await;
+        v
+    }
+}
+
+async fn message_count(db: &TestDb) -> i64 {
+    raw_i64(db, "SELECT COUNT(*) FROM messages").await
+}
+
+// ---------------------------------------------------------------- tests
+
+both_backends!(
+    migrations_apply_and_are_idempotent,
+    users_are_unique_by_email,
+    tokens_are_encrypted_at_rest,
+    sync_state_and_polling_set,
+    ingest_is_idempotent,
+    a_failing_page_writes_nothing,
+    chats_come_from_events_alone,
+    merge_chats_enriches_without_duplicates,
+    unread_counts_and_mark_read,
+    workspaces_are_isolated,
+    platform_messages_and_attachments,
+    ingest_rejects_unknown_accounts,
+    large_pages_span_statement_chunks,
+);
+both_backends!(
+    #[ignore = "benchmark; run explicitly with --ignored --nocapture"]
+    ingest_rate
+);
+
+async fn migrations_apply_and_are_idempotent(db: TestDb) {
+    let store = db.store().await;
+    store.migrate().await.must("second migrate");
+    store.ping().await.must("ping");
+    let expected = if db.is_postgres() {
+        store::Backend::Postgres
+    } else {
+        store::Backend::Sqlite
+    };
+    assert_eq!(store.backend(), expected);
+    // A second process opening the same database migrates nothing and works.
+    let again = db.store().await;
+    assert!(again.list_workspaces().await.must("list").is_empty());
+    for table in [
+        "workspaces",
+        "users",
+        "accounts",
+        "sync_state",
+        "chats",
+        "messages",
+        "attachments",
+    ] {
+        let sql: &'static str = match table {
+            "workspaces" => "SELECT COUNT(*) FROM workspaces",
+            "users" => "SELECT COUNT(*) FROM users",
+            "accounts" => "SELECT COUNT(*) FROM accounts",
+            "sync_state" => "SELECT COUNT(*) FROM sync_state",
+            "chats" => "SELECT COUNT(*) FROM chats",
+            "messages" => "SELECT COUNT(*) FROM messages",
+            _ => "SELECT COUNT(*) FROM attachments",
+        };
+        assert_eq!(raw_i64(&db, sql).await, 0, "{table}");
+    }
+}
+
+async fn users_are_unique_by_email(db: TestDb) {
+    let store = db.store().await;
+    let ws = store.create_workspace("Команда").await.must("ws");
+    let user = store
+        .create_user(ws, " Anna@Example.ru ", "$argon2id$fake")
+        .await
+        .must("user");
+    let found = store
+        .find_user_by_email("anna@example.RU")
+        .await
+        .must("find")
+        .must("some");
+    assert_eq!(found.id, user);
+    assert_eq!(found.workspace_id, ws);
+    assert_eq!(found.email, "anna@example.ru");
+    assert!(!format!("{found:?}").contains("argon2"), "hash in Debug");
+    let dup = store.create_user(ws, "ANNA@example.ru", "x").await;
+    assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
+    let missing_ws = WorkspaceId::new(999_999).must("id");
+    let orphan = store.create_user(missing_ws, "b@example.ru", "x").await;
+    assert!(
+        matches!(orphan, Err(StoreError::NotFound { .. })),
+        "{orphan:?}"
+    );
+    assert!(
+        store
+            .find_user_by_email("nobody@example.ru")
+            .await
+            .must("find")
+            .is_none()
+    );
+    assert_eq!(store.get_workspace(ws).await.must("get ws").name, "Команда");
+}
+
+async fn tokens_are_encrypted_at_rest(db: TestDb) {
+    let store = db.store().await;
+    let (ws, account) = fixture(&store).await;
+    let token = store.account_token(account).await.must("token");
+    assert_eq!(token.expose(), TOKEN);
+    assert_eq!(format!("{token:?} {token}"), "Secret(***) ***");
+
+    let ciphertext = raw_bytes(&db, "SELECT token_ciphertext FROM accounts").await;
+    let nonce = raw_bytes(&db, "SELECT token_nonce FROM accounts").await;
+    assert_eq!(nonce.len(), 24);
+    assert_ne!(ciphertext.as_slice(), TOKEN.as_bytes());
+    assert!(
+        !ciphertext
+            .windows(16)
+            .any(|w| TOKEN.as_bytes().windows(16).any(|t| t == w)),
+        "plaintext fragment in the ciphertext"
+    );
+
+    // Another key cannot read it, and says so without revealing anything.
+    let other = db.store_with_key(SecretKey::generate().must("key")).await;
+    match other.account_token(account).await {
+        Err(StoreError::Crypto(msg)) => assert!(!msg.contains(TOKEN)),
+        other => panic!("expected a crypto error, got {other:?}"),
+    }
+
+    // Replacing the token re-encrypts with a fresh nonce and revives the account.
+    store
+        .set_account_state(
+            account,
+            AccountState::TokenInvalid,
+            Some("401 Unauthorized"),
+        )
+        .await
+        .must("state");
+    store
+        .replace_token(ws, account, &Secret::new("eyJnew"))
+        .await
+        .must("replace");
+    assert_eq!(
+        store.account_token(account).await.must("token").expose(),
+        "eyJnew"
+    );
+    assert_ne!(
+        raw_bytes(&db, "SELECT token_nonce FROM accounts").await,
+        nonce
+    );
+    let acc = store.get_account(ws, account).await.must("account");
+    assert_eq!(acc.state, AccountState::Active);
+    assert_eq!(acc.last_error, None);
+    assert_eq!(acc.api_base_url.as_deref(), Some("http://127.0.0.1:9"));
+    assert!(!format!("{acc:?}").contains("eyJ"));
+    assert!(matches!(
+        store
+            .account_token(AccountId::new(424_242).must("id"))
+            .await,
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
+async fn sync_state_and_polling_set(db: TestDb) {
+    let store = db.store().await;
+    let (ws, a1) = fixture(&store).await;
+    let a2 = store
+        .create_account(ws, "second", &Secret::new("t2"), None)
+        .await
+        .must("a2");
+    let other_ws = store.create_workspace("other").await.must("ws2");
+    let a3 = store
+        .create_account(other_ws, "third", &Secret::new("t3"), None)
+        .await
+        .must("a3");
+
+    let ids =
+        |targets: &[store::PollTarget]| targets.iter().map(|t| t.account.id).collect::<Vec<_>>();
+    let all = store.accounts_to_poll().await.must("poll");
+    assert_eq!(ids(&all), vec![a1, a2, a3]);
+    assert_eq!(all[0].sync, store::SyncState::default());
+
+    let n = store
+        .record_sync_failure(a1, AccountState::RateLimited, "429", Some(5_000))
+        .await
+        .must("failure");
+    assert_eq!(n, 1);
+    let n = store
+        .record_sync_failure(a1, AccountState::Error, "502 Bad Gateway", Some(9_000))
+        .await
+        .must("failure");
+    assert_eq!(n, 2);
+    store
+        .record_sync_failure(a2, AccountState::TokenInvalid, "401", None)
+        .await
+        .must("failure");
+    let targets = store.accounts_to_poll().await.must("poll");
+    assert_eq!(ids(&targets), vec![a1, a3], "token_invalid is not polled");
+    let t1 = &targets[0];
+    assert_eq!(t1.account.state, AccountState::Error);
+    assert_eq!(t1.sync.consecutive_failures, 2);
+    assert_eq!(t1.sync.backoff_until_ms, Some(9_000));
+    assert_eq!(t1.sync.last_error.as_deref(), Some("502 Bad Gateway"));
+
+    store.record_sync_success(a1).await.must("success");
+    let s = store.sync_state(a1).await.must("sync");
+    assert_eq!(s.consecutive_failures, 0);
+    assert_eq!(s.backoff_until_ms, None);
+    assert!(s.last_success_at_ms.is_some());
+    let acc = store.get_account(ws, a1).await.must("acc");
+    assert_eq!(acc.state, AccountState::Active);
+    assert!(acc.last_sync_at_ms.is_some());
+    assert_eq!(store.list_accounts(ws).await.must("list").len(), 2);
+}
+
+async fn ingest_is_idempotent(db: TestDb) {
+    let store = db.store().await;
+    let (ws, account) = fixture(&store).await;
+    let mut with_file = ev(1, "e3", Sender::Client, 1_300, "фото");
+    with_file.attachments = vec![Attachment {
+        kind: AttachmentKind::Image,
+        download_id: Some(DownloadId::parse("img-1").must("dl")),
+        name: None,
+        content_type: None,
+        size: None,
+        url: Some("https://example.invalid/img-1".to_owned()),
+    }];
+    let p = page(
+        vec![
+            new_chat_ev(1, "e1", 1_100, "Здравствуйте"),
+            ev(1, "e2", Sender::Seller, 1_200, "Добрый день"),
+            with_file.clone(),
+            with_file, // the same event twice in one page
+            ev(2, "e4", Sender::Client, 1_400, "Где заказ?"),
+        ],
+        1_401,
+    );
+    let first = store.ingest_page(account, &p).await.must("ingest");
+    assert_eq!(
+        (first.inserted, first.duplicates, first.chats_created),
+        (4, 1, 2)
+    );
+    assert_eq!(
+        store.sync_state(account).await.must("sync").next_cursor,
+        Some(1_401)
+    );
+
+    let before = store
+        .list_chats(ws, &ChatFilter::default())
+        .await
+        .must("chats");
+    let second = store.ingest_page(account, &p).await.must("again");
+    assert_eq!(
+        (second.inserted, second.duplicates, second.chats_created),
+        (0, 5, 0)
+    );
+    assert_eq!(message_count(&db).await, 4);
+    assert_eq!(raw_i64(&db, "SELECT COUNT(*) FROM attachments").await, 1);
+    assert_eq!(
+        store
+            .list_chats(ws, &ChatFilter::default())
+            .await
+            .must("chats"),
+        before
+    );
+
+    // Overlapping next page: one old event, one new.
+    let third = store
+        .ingest_page(
+            account,
+            &page(
+                vec![
+                    ev(2, "e4", Sender::Client, 1_400, "Где заказ?"),
+                    ev(2, "e5", Sender::Client, 1_500, "Ау"),
+                ],
+                1_501,
+            ),
+        )
+        .await
+        .must("overlap");
+    assert_eq!((third.inserted, third.duplicates), (1, 1));
+    assert_eq!(message_count(&db).await, 5);
+
+    // An empty page moves only the cursor.
+    let empty = store
+        .ingest_page(account, &page(vec![], 1_600))
+        .await
+        .must("empty");
+    assert_eq!(empty, store::IngestOutcome::default());
+    assert_eq!(
+        store.sync_state(account).await.must("sync").next_cursor,
+        Some(1_600)
+    );
+}
+
+async fn a_failing_page_writes_nothing(db: TestDb) {
+    let store = db.store().await;
+    let (ws, account) = fixture(&store).await;
+    store
+        .ingest_page(
+            account,
+            &page(vec![new_chat_ev(1, "a1", 1_000, "первое")], 1_001),
+        )
+        .await
+        .must("first page");
+    let chats_before = store
+        .list_chats(ws, &ChatFilter::default())
+        .await
+        .must("chats");
+    let sync_before = store.sync_state(account).await.must("sync");
+
+    // Valid events around one the database rejects (a negative timestamp violates a CHECK):
+    // the new chat, the messages before the bad one and the cursor must all roll back.
+    let mut bad = ev(2, "a4", Sender::Client, -5, "сломано");
+    bad.reply_sign = Some(sign(2, 1));
+    let failing = page(
+        vec![
+            ev(1, "a2", Sender::Client, 2_000, "второе"),
+            new_chat_ev(2, "a3", 2_100, "новый чат"),
+            bad,
+            ev(1, "a5", Sender::Client, 2_300, "после"),
+        ],
+        2_301,
+    );
+    let err = store.ingest_page(account, &failing).await;
+    assert!(matches!(err, Err(StoreError::Database(_))), "{err:?}");
+    assert_eq!(message_count(&db).await, 1);
+    assert_eq!(
+        store
+            .list_chats(ws, &ChatFilter::default())
+            .await
+            .must("chats"),
+        chats_before
+    );
+    assert_eq!(store.sync_state(account).await.must("sync"), sync_before);
+    assert_eq!(raw_i64(&db, "SELECT COUNT(*) FROM chats").await, 1);
+
+    // The store still works, and the corrected page goes in whole.
+    let mut fixed = failing.clone();
+    fixed.events[2].add_timestamp_ms = 2_200;
+    let ok = store.ingest_page(account, &fixed).await.must("fixed page");
+    assert_eq!((ok.inserted, ok.duplicates, ok.chats_created), (4, 0, 1));
+    assert_eq!(
+        store.sync_state(account).await.must("sync").next_cursor,
+        Some(2_301)
+    );
+}
+
+async fn chats_come_from_events_alone(db: TestDb) {
+    let store = db.store().await;
+    let (ws, account) = fixture(&store).await;
+    // Never called merge_chats: /chats may be empty while /events has data.
+    let mut first = new_chat_ev(7, "n1", 5_000, "Хочу вернуть товар");
+    first.good_card = Some(GoodCard {
+        nm_id: Some(123_456_789),
+        rid: Some("rid-1".to_owned()),
+        price: Some(1_990),
+        price_currency: Some("RUB".to_owned()),
+        size: Some("M".to_owned()),
+    });
+    store
+        .ingest_page(
+            account,
+            &page(
+                vec![first, ev(7, "n2", Sender::Seller, 5_100, "Оформим")],
+                5_101,
+            ),
+        )
+        .await
+        .must("ingest");
+    let chat = only_chat(&store, ws).await;
+    assert_eq!(chat.chat_id, chat_id(7));
+    assert_eq!(chat.account_id, account);
+    assert_eq!(chat.reply_sign, Some(sign(7, 1)));
+    assert_eq!(chat.client_name.as_deref(), Some("Иван"));
+    assert_eq!(
+        chat.good_card.as_ref().and_then(|c| c.nm_id),
+        Some(123_456_789)
+    );
+    assert_eq!(chat.last_message_text.as_deref(), Some("Оформим"));
+    assert_eq!(chat.last_message_at_ms, Some(5_100));
+    assert_eq!(chat.last_buyer_message_at_ms, Some(5_000));
+    let by_wb = store
+        .find_chat_by_wb_id(ws, account, &chat_id(7))
+        .await
+        .must("by wb id");
+    assert_eq!(by_wb.map(|c| c.id), Some(chat.id));
+
+    // A newer isNewChat event carries a new-format signature: the newest wins, and an older
+    // event arriving later does not roll it back.
+    let mut newer = ev(7, "n3", Sender::Client, 6_000, "ещё");
+    newer.reply_sign = Some(sign(7, 2));
+    let mut stale = ev(7, "n0", Sender::Client, 4_000, "старое");
+    stale.reply_sign = Some(sign(7, 0));
+    store
+        .ingest_page(account, &page(vec![newer, stale], 6_001))
+        .await
+        .must("ingest");
+    let chat = only_chat(&store, ws).await;
+    // Within one page the newest by timestamp wins; across pages the latest page wins.
+    assert_eq!(chat.reply_sign, Some(sign(7, 2)));
+    assert_eq!(
+        chat.last_message_text.as_deref(),
+        Some("ещё"),
+        "late old message is not 'last'"
+    );
+    assert_eq!(chat.last_message_at_ms, Some(6_000));
+}
+
+async fn merge_chats_enriches_without_duplicates(db: TestDb) {
+    let store = db.store().await;
+    let (ws, account) = fixture(&store).await;
+    // An event without isNewChat: no signature yet.
+    let mut first = ev(3, "m1", Sender::Client, 1_000, "Вопрос по размеру");
+    first.client_name = None;
+    store
+        .ingest_page(account, &page(vec![first], 1_001))
+        .await
+        .must("ingest");
+    let before = only_chat(&store, ws).await;
+    assert_eq!(before.reply_sign, None);
+    assert_eq!(before.client_name, None);
+    let messages_before = store.list_messages(ws, before.id).await.must("messages");
+
+    let card = GoodCard {
+        nm_id: Some(42),
+        rid: Some("order-77".to_owned()),
+        price: Some(500),
+        price_currency: Some("RUB".to_owned()),
+        size: Some("42".to_owned()),
+    };
+    let snapshots = vec![
+        ChatSnapshot {
+            chat_id: chat_id(3),
+            reply_sign: Some(sign(3, 9)),
+            client_name: Some("Мария".to_owned()),
+            good_card: Some(card.clone()),
+            last_message: Some(("Вопрос по размеру".to_owned(), 1_000)),
+        },
+        ChatSnapshot {
+            chat_id: chat_id(4),
+            reply_sign: Some(sign(4, 1)),
+            client_name: Some("Пётр".to_owned()),
+            good_card: None,
+            last_message: Some(("Привет".to_owned(), 900)),
+        },
+    ];
+    let outcome = store.merge_chats(account, &snapshots).await.must("merge");
+    assert_eq!((outcome.created, outcome.updated), (1, 1));
+    let chats = store
+        .list_chats(ws, &ChatFilter::default())
+        .await
+        .must("chats");
+    assert_eq!(chats.len(), 2, "{chats:?}");
+    let merged = store.find_chat(ws, before.id).await.must("find");
+    assert_eq!(merged.reply_sign, Some(sign(3, 9)));
+    assert_eq!(merged.client_name.as_deref(), Some("Мария"));
+    assert_eq!(merged.good_card, Some(card));
+    assert_eq!(merged.unread_count, before.unread_count);
+    assert_eq!(
+        store.list_messages(ws, before.id).await.must("messages"),
+        messages_before
+    );
+    let created = store
+        .find_chat_by_wb_id(ws, account, &chat_id(4))
+        .await
+        .must("find")
+        .must("chat 4");
+    assert_eq!(created.last_message_text.as_deref(), Some("Привет"));
+    assert_eq!(created.unread_count, 0);
+    assert!(
+        store
+            .list_messages(ws, created.id)
+            .await
+            .must("none")
+            .is_empty()
+    );
+    assert!(
+        store
+            .sync_state(account)
+            .await
+            .must("sync")
+            .chats_merged_at_ms
+            .is_some()
+    );
+
+    // Same snapshot again: nothing changes.
+    let again = store
+        .merge_chats(account, &snapshots)
+        .await
+        .must("merge again");
+    assert_eq!((again.created, again.updated), (0, 0));
+    // Events for the chat /chats created attach to it, not to a new one.
+    let out = store
+        .ingest_page(
+            account,
+            &page(vec![ev(4, "m2", Sender::Client, 2_000, "Есть?")], 2_001),
+        )
+        .await
+        .must("ingest");
+    assert_eq!(out.chats_created, 0);
+    assert_eq!(
+        store
+            .list_chats(ws, &ChatFilter::default())
+            .await
+            .must("chats")
+            .len(),
+        2
+    );
+    // An event without a signature keeps the one /chats gave.
+    let after = store.find_chat(ws, created.id).await.must("find");
+    assert_eq!(after.reply_sign, Some(sign(4, 1)));
+    // A backfill re-reading an old isNewChat event (an outdated signature) does not replace
+    // the current one /chats gave.
+    let mut old = new_chat_ev(3, "m0", 500, "самое первое");
+    old.reply_sign = Some(sign(3, 0));
+    store
+        .ingest_page(account, &page(vec![old], 2_002))
+        .await
+        .must("backfill");
+    let merged = store.find_chat(ws, before.id).await.must("find");
+    assert_eq!(merged.reply_sign, Some(sign(3, 9)));
+    assert_eq!(after.client_name.as_deref(), Some("Иван"));
+}
+
+async fn unread_counts_and_mark_read(db: TestDb) {
+    let store = db.store().await;
+    let (ws, account) = fixture(&store).await;
+    store
+        .ingest_page(
+            account,
+            &page(
+                vec![
+                    new_chat_ev(5, "u1", 1_000, "раз"),
+                    ev(5, "u2", Sender::Client, 1_100, "два"),
+                    ev(5, "u3", Sender::Seller, 1_200, "ответ продавца"),
+                    ev(5, "u4", Sender::Client, 1_300, "три"),
+                ],
+                1_301,
+            ),
+        )
+        .await
+        .must("ingest");
+    let chat = only_chat(&store, ws).await;
+    assert_eq!(chat.unread_count, 3, "seller messages are not unread");
+    let unread = ChatFilter {
+        unread_only: true,
+        ..ChatFilter::default()
+    };
+    assert_eq!(store.list_chats(ws, &unread).await.must("unread").len(), 1);
+
+    store.mark_read(ws, chat.id).await.must("mark read");
+    let chat = store.find_chat(ws, chat.id).await.must("find");
+    assert_eq!(chat.unread_count, 0);
+    assert_eq!(chat.last_read_at_ms, Some(1_300));
+    assert!(
+        store
+            .list_chats(ws, &unread)
+            .await
+            .must("unread")
+            .is_empty()
+    );
+
+    // A new buyer message counts; a late-arriving old one does not.
+    store
+        .ingest_page(
+            account,
+            &page(
+                vec![
+                    ev(5, "u5", Sender::Client, 1_400, "четыре"),
+                    ev(5, "u0", Sender::Client, 900, "нулевое"),
+                ],
+                1_401,
+            ),
+        )
+        .await
+        .must("ingest");
+    let chat = store.find_chat(ws, chat.id).await.must("find");
+    assert_eq!(chat.unread_count, 1);
+    assert_eq!(chat.last_buyer_message_at_ms, Some(1_400));
+    let filter = ChatFilter {
+        account: Some(account),
+        limit: 10,
+        ..ChatFilter::default()
+    };
+    assert_eq!(
+        store.list_chats(ws, &filter).await.must("by account").len(),
+        1
+    );
+    let other_account = store
+        .create_account(ws, "other", &Secret::new("t"), None)
+        .await
+        .must("acc");
+    let filter = ChatFilter {
+        account: Some(other_account),
+        ..ChatFilter::default()
+    };
+    assert!(
+        store
+            .list_chats(ws, &filter)
+            .await
+            .must("by account")
+            .is_empty()
+    );
+}
+
+async fn workspaces_are_isolated(db: TestDb) {
+    let store = db.store().await;
+    let (ws_a, account) = fixture(&store).await;
+    store
+        .ingest_page(
+            account,
+            &page(vec![new_chat_ev(1, "w1", 1_000, "секрет A")], 1_001),
+        )
+        .await
+        .must("ingest");
+    let chat = only_chat(&store, ws_a).await;
+    let ws_b = store.create_workspace("B").await.must("ws b");
+
+    let not_found = |r: &Result<_, StoreError>| matches!(r, Err(StoreError::NotFound { .. }));
+    assert!(not_found(
+        &store.get_account(ws_b, account).await.map(|_| ())
+    ));
+    assert!(not_found(&store.find_chat(ws_b, chat.id).await.map(|_| ())));
+    assert!(not_found(
+        &store.list_messages(ws_b, chat.id).await.map(|_| ())
+    ));
+    assert!(not_found(&store.mark_read(ws_b, chat.id).await));
+    assert!(not_found(
+        &store
+            .replace_token(ws_b, account, &Secret::new("stolen"))
+            .await
+    ));
+    assert!(store.list_accounts(ws_b).await.must("accounts").is_empty());
+    assert!(
+        store
+            .list_chats(ws_b, &ChatFilter::default())
+            .await
+            .must("chats")
+            .is_empty()
+    );
+    let b_filter = ChatFilter {
+        account: Some(account),
+        ..ChatFilter::default()
+    };
+    assert!(
+        store
+            .list_chats(ws_b, &b_filter)
+            .await
+            .must("chats")
+            .is_empty()
+    );
+    assert!(
+        store
+            .find_chat_by_wb_id(ws_b, account, &chat_id(1))
+            .await
+            .must("wb id")
+            .is_none()
+    );
+
+    // A's data is untouched by B's attempts.
+    assert_eq!(
+        store.account_token(account).await.must("token").expose(),
+        TOKEN
+    );
+    assert_eq!(
+        store
+            .find_chat(ws_a, chat.id)
+            .await
+            .must("a chat")
+            .unread_count,
+        1
+    );
+    assert_eq!(
+        store
+            .list_messages(ws_a, chat.id)
+            .await
+            .must("a messages")
+            .len(),
+        1
+    );
+}
+
+async fn platform_messages_and_attachments(db: TestDb) {
+    let store = db.store().await;
+    let (ws, account) = fixture(&store).await;
+    let mut template = ev(
+        9,
+        "p1",
+        Sender::Wb,
+        1_000,
+        "Покупатель оставил отзыв с оценкой 2",
+    );
+    template.is_new_chat = true;
+    template.reply_sign = Some(sign(9, 1));
+    template.source = "rusite".to_owned();
+    let mut reply = ev(9, "p2", Sender::Client, 1_100, "");
+    reply.attachments = vec![
+        Attachment {
+            kind: AttachmentKind::Image,
+            download_id: Some(DownloadId::parse("img-9").must("dl")),
+            name: None,
+            content_type: None,
+            size: None,
+            url: Some("https://example.invalid/img-9".to_owned()),
+        },
+        Attachment {
+            kind: AttachmentKind::File,
+            download_id: Some(DownloadId::parse("pdf-9").must("dl")),
+            name: Some("чек.pdf".to_owned()),
+            content_type: Some("application/pdf".to_owned()),
+            size: Some(48_213),
+            url: Some("https://example.invalid/pdf-9".to_owned()),
+        },
+    ];
+    store
+        .ingest_page(account, &page(vec![template, reply.clone()], 1_101))
+        .await
+        .must("ingest");
+    // The same event again does not duplicate its attachments.
+    store
+        .ingest_page(account, &page(vec![reply], 1_102))
+        .await
+        .must("again");
+
+    let chat = only_chat(&store, ws).await;
+    assert_eq!(chat.unread_count, 1, "platform messages are not unread");
+    let messages = store.list_messages(ws, chat.id).await.must("messages");
+    assert_eq!(messages.len(), 2);
+    assert_eq!(messages[0].sender, Sender::Wb);
+    assert!(messages[0].is_platform);
+    assert_eq!(messages[0].source, "rusite");
+    assert!(messages[0].attachments.is_empty());
+    assert!(!messages[1].is_platform);
+    assert_eq!(messages[1].attachments.len(), 2);
+    assert_eq!(messages[1].attachments[1].name.as_deref(), Some("чек.pdf"));
+    assert_eq!(messages[1].attachments[1].size, Some(48_213));
+    assert_eq!(messages[1].attachments[0].kind, AttachmentKind::Image);
+    assert_eq!(raw_i64(&db, "SELECT COUNT(*) FROM attachments").await, 2);
+}
+
+async fn ingest_rejects_unknown_accounts(db: TestDb) {
+    let store = db.store().await;
+    let _ = fixture(&store).await;
+    let ghost = AccountId::new(777).must("id");
+    let r = store
+        .ingest_page(ghost, &page(vec![ev(1, "g1", Sender::Client, 1, "x")], 2))
+        .await;
+    assert!(matches!(r, Err(StoreError::NotFound { .. })), "{r:?}");
+    assert_eq!(message_count(&db).await, 0);
+}
+
+/// Throughput, printed (not asserted): run with
+/// `cargo test -p store --release --test it -- --ignored --nocapture ingest_rate`.
+async fn ingest_rate(db: TestDb) {
+    let store = db.store().await;
+    let (_ws, account) = fixture(&store).await;
+    const TOTAL: usize = 50_000;
+    const PAGE: usize = 50;
+    const CHATS: u32 = 500;
+    let pages: Vec<IngestPage> = (0..TOTAL / PAGE)
+        .map(|p| {
+            let events = (0..PAGE)
+                .map(|i| {
+                    let n = p * PAGE + i;
+                    let chat = u32::try_from(n).unwrap_or(0) % CHATS;
+                    let sender = if n.is_multiple_of(3) {
+                        Sender::Seller
+                    } else {
+                        Sender::Client
+                    };
+                    let mut e = ev(
+                        chat,
+                        &format!("ev-{n:08}"),
+                        sender,
+                        1_000 + n as i64,
+                        "Здравствуйте, когда будет доставка заказа?",
+                    );
+                    if n < CHATS as usize {
+                        e.is_new_chat = true;
+                        e.reply_sign = Some(sign(chat, 1));
+                    }
+                    e
+                })
+                .collect();
+            page(events, 1_000 + ((p + 1) * PAGE) as i64)
+        })
+        .collect();
+    let start = std::time::Instant::now();
+    let mut inserted = 0;
+    for p in &pages {
+        inserted += store.ingest_page(account, p).await.must("ingest").inserted;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    assert_eq!(inserted, TOTAL as u64);
+    println!(
+        "INGEST RATE [{}]: {TOTAL} events in pages of {PAGE} over {CHATS} chats: \
+         {:.2} s, {:.0} events/s",
+        if db.is_postgres() {
+            "postgres"
+        } else {
+            "sqlite"
+        },
+        secs,
+        TOTAL as f64 / secs
+    );
+}
+
+async fn large_pages_span_statement_chunks(db: TestDb) {
+    let store = db.store().await;
+    let (ws, account) = fixture(&store).await;
+    // 150 events over 70 chats (more than one multi-row statement of each kind), with every
+    // tenth event repeated later in the page, and an attachment on every event.
+    let mut events: Vec<NewMessage> = (0..150u32)
+        .map(|n| {
+            let sender = if n % 4 == 3 {
+                Sender::Seller
+            } else {
+                Sender::Client
+            };
+            let mut e = ev(
+                n % 70,
+                &format!("big-{n}"),
+                sender,
+                10_000 + i64::from(n),
+                "текст",
+            );
+            e.attachments = vec![Attachment {
+                kind: AttachmentKind::File,
+                download_id: Some(DownloadId::parse(format!("f-{n}")).must("dl")),
+                name: Some(format!("{n}.pdf")),
+                content_type: Some("application/pdf".to_owned()),
+                size: Some(i64::from(n)),
+                url: None,
+            }];
+            e
+        })
+        .collect();
+    let repeats: Vec<NewMessage> = events.iter().step_by(10).cloned().collect();
+    events.extend(repeats);
+    let out = store
+        .ingest_page(account, &page(events.clone(), 20_000))
+        .await
+        .must("ingest");
+    assert_eq!(
+        (out.inserted, out.duplicates, out.chats_created),
+        (150, 15, 70)
+    );
+    assert_eq!(raw_i64(&db, "SELECT COUNT(*) FROM attachments").await, 150);
+    let filter = ChatFilter {
+        limit: 1000,
+        ..ChatFilter::default()
+    };
+    let chats = store.list_chats(ws, &filter).await.must("chats");
+    assert_eq!(chats.len(), 70);
+    let unread: i64 = chats.iter().map(|c| c.unread_count).sum();
+    let buyer = (0..150).filter(|n| n % 4 != 3).count();
+    assert_eq!(unread, i64::try_from(buyer).must("count"));
+    // Newest first: event 149 went to chat 149 % 70 = 9.
+    assert_eq!(chats[0].chat_id, chat_id(9));
+    assert_eq!(chats[0].last_message_at_ms, Some(10_149));
+    let messages = store.list_messages(ws, chats[0].id).await.must("messages");
+    let stamps: Vec<i64> = messages.iter().map(|m| m.add_timestamp_ms).collect();
+    assert_eq!(stamps, vec![10_009, 10_079, 10_149]);
+    assert!(messages.iter().all(|m| m.attachments.len() == 1));
+    let again = store
+        .ingest_page(account, &page(events, 20_000))
+        .await
+        .must("again");
+    assert_eq!((again.inserted, again.duplicates), (0, 165));
+    let paged = ChatFilter {
+        limit: 30,
+        offset: 60,
+        ..ChatFilter::default()
+    };
+    assert_eq!(store.list_chats(ws, &paged).await.must("page").len(), 10);
+}

@@ -1,0 +1,20 @@
+//! The sync engine: keeps the local store equal to WB's truth for every connected account.
+//!
+//! It owns per-account polling of `/events` from the stored cursor (each page and the cursor
+//! advance commit in one store transaction), the periodic `/chats` merge that enriches chats
+//! with `replySign` and `goodCard`, account health (`active | token_invalid | rate_limited |
+//! error`), and the adaptive schedule that keeps many accounts inside WB's per-seller budget.
+//! It must not render anything or serve HTTP (`web` does), and it reaches WB only through the
+//! `wb` client, so the sandbox can stand in for WB.
+//!
+//! # Layout
+//! * [`mapping`] — WB events and chats into the store's vocabulary (pure).
+//! * [`schedule`] — when to poll an account next (pure).
+//! * [`engine`] — polling one account, and the loop that polls them all.
+
+pub mod engine;
+pub mod mapping;
+pub mod schedule;
+
+pub use engine::{Engine, PollReport, Progress, SyncConfig, SyncError};
+pub use schedule::{Cadence, LastPoll};
