@@ -245,7 +245,10 @@ pub async fn demo(
     println!("  API:        http://{addr}/api/v1/chats");
     println!("  вход:       {DEMO_EMAIL} / {DEMO_PASSWORD}");
     println!("  API-ключ:   {key}");
-    println!("  WB sandbox: {} (2 продавца, покупатели пишут ~6 сообщений в минуту)", sandbox.url());
+    println!(
+        "  WB sandbox: {} (2 продавца, покупатели пишут ~6 сообщений в минуту)",
+        sandbox.url()
+    );
     println!("  данные:     {}", data_dir.display());
     println!("Try: curl -H 'Authorization: Bearer {key}' http://{addr}/api/v1/chats");
     println!("Press Ctrl+C to stop.");

@@ -978,3 +978,25 @@ async fn large_pages_span_statement_chunks(db: TestDb) {
     };
     assert_eq!(store.list_chats(ws, &paged).await.must("page").len(), 10);
 }
+
+#[tokio::test]
+async fn sqlite_in_memory_and_nested_directories() {
+    let key = || SecretKey::from_bytes([3; 32]);
+    let mem = Store::open("sqlite::memory:", key())
+        .await
+        .must("in-memory");
+    let (_ws, account) = fixture(&mem).await;
+    assert_eq!(
+        mem.account_token(account).await.must("token").expose(),
+        TOKEN
+    );
+
+    let dir = tempfile::tempdir().must("tempdir");
+    let url = format!("sqlite://{}/a/b/agentiq.db", dir.path().display());
+    let store = Store::open(&url, key()).await.must("nested path");
+    store.ping().await.must("ping");
+    store.close().await;
+    assert!(dir.path().join("a/b/agentiq.db").exists());
+    let bad = Store::open("mysql://localhost/x", key()).await;
+    assert!(matches!(bad, Err(StoreError::Config(_))), "{bad:?}");
+}
