@@ -9,7 +9,7 @@ use rand::Rng;
 use sandbox::{FaultSpec, Sandbox, SandboxConfig};
 use store::ChatFilter;
 
-use crate::support::{App, buyer_message, ground_truth};
+use crate::support::{App, PgDatabase, buyer_message, ground_truth};
 
 const SELLER_A: &str = "crash-seller-a";
 const SELLER_B: &str = "crash-seller-b";
@@ -44,7 +44,20 @@ async fn local_copy(store: &store::Store, workspace: &str) -> Truth {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigkill_under_faults_loses_nothing_and_doubles_nothing() {
+async fn sigkill_under_faults_loses_nothing_and_doubles_nothing_sqlite() {
+    sigkill_scenario(App::new()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_under_faults_loses_nothing_and_doubles_nothing_postgres() {
+    let Some(db) = PgDatabase::create().await else {
+        return;
+    };
+    sigkill_scenario(App::with_database(db.url.clone())).await;
+    db.drop_database().await;
+}
+
+async fn sigkill_scenario(app: App) {
     let sb = sandbox::start(
         Sandbox::new(SandboxConfig {
             tokens: vec![SELLER_A.into(), SELLER_B.into()],
@@ -63,7 +76,6 @@ async fn sigkill_under_faults_loses_nothing_and_doubles_nothing() {
     .await
     .expect("sandbox");
     let base = sb.url();
-    let app = App::new();
     for (name, token, ws) in [("A", SELLER_A, "Продавец A"), ("B", SELLER_B, "Продавец B")]
     {
         app.run(
