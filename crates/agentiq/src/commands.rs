@@ -9,7 +9,7 @@ use anyhow::Context;
 use domain::WorkspaceId;
 use indicatif::{ProgressBar, ProgressStyle};
 use store::{Secret, Store};
-use sync::{Engine, Progress, SyncConfig};
+use sync::{Engine, Progress};
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{AccountAddArgs, ConfigArg, SyncArgs, UserAddArgs, shutdown_signal};
@@ -32,9 +32,10 @@ pub async fn migrate(args: ConfigArg) -> anyhow::Result<()> {
 
 pub async fn serve(args: ConfigArg) -> anyhow::Result<()> {
     let (settings, store) = open(&args).await?;
-    let engine = Engine::new(store.clone(), SyncConfig::default());
+    let engine = Engine::new(store.clone(), settings.sync_config());
     let stop = CancellationToken::new();
     let sync_task = tokio::spawn(Arc::clone(&engine).run(stop.clone()));
+    let outbox_task = tokio::spawn(Arc::clone(&engine).run_outbox(stop.clone()));
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
@@ -43,6 +44,7 @@ pub async fn serve(args: ConfigArg) -> anyhow::Result<()> {
     crate::api::serve(listener, store, engine, shutdown_signal()).await?;
     stop.cancel();
     let _ = sync_task.await;
+    let _ = outbox_task.await;
     Ok(())
 }
 
@@ -127,8 +129,8 @@ pub async fn account_list(args: ConfigArg) -> anyhow::Result<()> {
 }
 
 pub async fn sync_once(args: SyncArgs) -> anyhow::Result<()> {
-    let (_, store) = open(&args.config).await?;
-    let engine = Engine::new(store, SyncConfig::default());
+    let (settings, store) = open(&args.config).await?;
+    let engine = Engine::new(store, settings.sync_config());
     let bar = ProgressBar::new_spinner();
     bar.set_style(
         ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
@@ -224,6 +226,8 @@ pub async fn demo(
         data_dir: data_dir.clone(),
         secret_key: None,
         secret_key_file: None,
+        wb_timeout_ms: None,
+        outbox_resend_after_ms: None,
     };
     let store = settings.open_store().await?;
     let (_, ws, api_key) =
@@ -233,9 +237,10 @@ pub async fn demo(
             .create_account(ws, name, &Secret::new(token), Some(&sandbox.url()))
             .await?;
     }
-    let engine = Engine::new(store.clone(), SyncConfig::default());
+    let engine = Engine::new(store.clone(), settings.sync_config());
     let stop = CancellationToken::new();
     let sync_task = tokio::spawn(Arc::clone(&engine).run(stop.clone()));
+    let outbox_task = tokio::spawn(Arc::clone(&engine).run_outbox(stop.clone()));
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
@@ -255,6 +260,7 @@ pub async fn demo(
     crate::api::serve(listener, store, engine, shutdown_signal()).await?;
     stop.cancel();
     let _ = sync_task.await;
+    let _ = outbox_task.await;
     drop(sandbox);
     Ok(())
 }

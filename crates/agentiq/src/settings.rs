@@ -26,6 +26,13 @@ pub struct Settings {
     /// Default: `<data_dir>/secret.key`, created with mode 0600 on first use.
     #[serde(default)]
     pub secret_key_file: Option<PathBuf>,
+    /// Whole-request timeout of WB calls, in milliseconds (default 30000).
+    #[serde(default)]
+    pub wb_timeout_ms: Option<u64>,
+    /// How long an unanswered reply waits for its echo before it may be re-sent, in
+    /// milliseconds (default 30000).
+    #[serde(default)]
+    pub outbox_resend_after_ms: Option<u64>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -39,6 +46,8 @@ impl std::fmt::Debug for Settings {
             .field("data_dir", &self.data_dir)
             .field("secret_key", &self.secret_key.as_ref().map(|_| "***"))
             .field("secret_key_file", &self.secret_key_file)
+            .field("wb_timeout_ms", &self.wb_timeout_ms)
+            .field("outbox_resend_after_ms", &self.outbox_resend_after_ms)
             .finish()
     }
 }
@@ -91,8 +100,9 @@ impl Settings {
         }
         let raw = builder.build().context("cannot read the settings")?;
         let mut settings: Settings = raw.try_deserialize().context(
-            "invalid settings: known keys are listen, database_url, data_dir, secret_key, secret_key_file \
-             (as AGENTIQ_LISTEN, AGENTIQ_DATABASE_URL, …)",
+            "invalid settings: known keys are listen, database_url, data_dir, secret_key, \
+             secret_key_file, wb_timeout_ms, outbox_resend_after_ms (as AGENTIQ_LISTEN, \
+             AGENTIQ_DATABASE_URL, …)",
         )?;
         if settings
             .database_url
@@ -102,6 +112,21 @@ impl Settings {
             settings.database_url = None;
         }
         Ok(settings)
+    }
+
+    /// The sync engine's settings (buyer files are cached under `<data_dir>/attachments`).
+    pub fn sync_config(&self) -> sync::SyncConfig {
+        let mut c = sync::SyncConfig {
+            attachment_cache: Some(sync::AttachmentCache::in_data_dir(&self.data_dir)),
+            ..sync::SyncConfig::default()
+        };
+        if let Some(ms) = self.wb_timeout_ms {
+            c.client_timeout = std::time::Duration::from_millis(ms.max(100));
+        }
+        if let Some(ms) = self.outbox_resend_after_ms {
+            c.outbox_resend_after = std::time::Duration::from_millis(ms);
+        }
+        c
     }
 
     pub fn database_url(&self) -> String {

@@ -77,6 +77,30 @@ impl Sender {
 }
 
 string_enum!(
+    /// Where a reply stands in the outbox: `queued → sending → sent | failed | unknown`.
+    OutboxState, "outbox state" {
+        /// Stored, waiting for its turn (and the rate budget).
+        Queued = "queued",
+        /// The request is (or may be) on its way; a crash here makes it `unknown`.
+        Sending = "sending",
+        /// WB has it: it answered 200, or its echo event was found.
+        Sent = "sent",
+        /// WB refused it for good (moderation, validation, token); the reason is kept.
+        Failed = "failed",
+        /// The request left but no answer came (timeout, reset, crash): resolved by the echo
+        /// event, or re-sent once WB provably does not have it.
+        Unknown = "unknown",
+    }
+);
+
+impl OutboxState {
+    /// No further transitions.
+    pub fn is_final(self) -> bool {
+        matches!(self, OutboxState::Sent | OutboxState::Failed)
+    }
+}
+
+string_enum!(
     /// What kind of file a message carries.
     AttachmentKind, "attachment kind" {
         Image = "image",

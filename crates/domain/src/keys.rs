@@ -74,6 +74,14 @@ int_key!(
     /// Our key of a stored message (not WB's [`crate::EventId`]).
     MessageRowId, "message row id"
 );
+int_key!(
+    /// Our key of a stored attachment (what `/api/v1/attachments/{id}` takes).
+    AttachmentRowId, "attachment row id"
+);
+int_key!(
+    /// A reply waiting in, or delivered through, the outbox.
+    OutboxId, "outbox id"
+);
 
 #[cfg(test)]
 mod tests {

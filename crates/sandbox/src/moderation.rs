@@ -52,6 +52,10 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             "message contains a phone number",
         ),
         rule(
+            r"(?i)\b(идиот\w*|дебил\w*|придур\w*|дура[кч]\w*)",
+            "message contains insults",
+        ),
+        rule(
             r"(?i)\b(telegram|телеграм\w*|whats\s?app|ватсап\w*|вотсап\w*|viber|вайбер\w*|instagram|инстаграм\w*|вконтакте)\b",
             "message mentions a messenger or social network",
         ),
@@ -152,6 +156,7 @@ mod tests {
             "Звоните 8 999 123 45 67",
             "Пишите в Telegram",
             "Напишите в вотсап",
+            "Сами вы идиоты",
         ] {
             assert!(check_text(bad).is_err(), "should reject {bad:?}");
         }

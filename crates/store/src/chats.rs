@@ -6,8 +6,8 @@
 use std::collections::HashMap;
 
 use domain::{
-    AccountId, AttachmentKind, ChatId, ChatRowId, DownloadId, EventId, GoodCard, MessageRowId,
-    ReplySign, Sender, WorkspaceId,
+    AccountId, AttachmentKind, AttachmentRowId, ChatId, ChatRowId, DownloadId, EventId, GoodCard,
+    MessageRowId, ReplySign, Sender, WorkspaceId,
 };
 
 use crate::Store;
@@ -115,6 +115,7 @@ impl MessageRow {
 
 #[derive(sqlx::FromRow)]
 struct AttachmentRow {
+    id: i64,
     message_id: i64,
     kind: String,
     download_id: Option<String>,
@@ -127,6 +128,10 @@ struct AttachmentRow {
 impl AttachmentRow {
     fn into_model(self) -> Result<Attachment> {
         Ok(Attachment {
+            id: Some(
+                AttachmentRowId::new(self.id)
+                    .map_err(|e| StoreError::corrupt("attachment id", e))?,
+            ),
             kind: self
                 .kind
                 .parse::<AttachmentKind>()
@@ -363,8 +368,9 @@ impl Store {
         workspace: WorkspaceId,
         chat: ChatRowId,
     ) -> Result<Vec<Message>> {
-        let (rows, attachments): (Vec<MessageRow>, Vec<AttachmentRow>) =
-            on_pool!(&self.pool, |p| {
+        let (rows, attachments): (Vec<MessageRow>, Vec<AttachmentRow>) = on_pool!(
+            &self.pool,
+            |p| {
                 let mut conn = p.acquire().await?;
                 let found: Option<i64> =
                     sqlx::query_scalar("SELECT id FROM chats WHERE id = $1 AND workspace_id = $2")
@@ -385,7 +391,7 @@ impl Store {
             .fetch_all(&mut *conn)
             .await?;
                 let attachments = sqlx::query_as(
-                "SELECT a.message_id, a.kind, a.download_id, a.name, a.content_type, a.size, a.url \
+                "SELECT a.id, a.message_id, a.kind, a.download_id, a.name, a.content_type, a.size, a.url \
                  FROM attachments a JOIN messages m ON m.id = a.message_id \
                  WHERE m.chat_id = $1 AND a.workspace_id = $2 ORDER BY a.id",
             )
@@ -394,7 +400,8 @@ impl Store {
             .fetch_all(&mut *conn)
             .await?;
                 (rows, attachments)
-            });
+            }
+        );
         let mut by_message: HashMap<i64, Vec<Attachment>> = HashMap::new();
         for a in attachments {
             let message_id = a.message_id;

@@ -13,20 +13,24 @@
 
 mod accounts;
 mod api_keys;
+mod attachments;
 mod chats;
 mod db;
 mod error;
 mod ingest;
 mod model;
+mod outbox;
 mod secret;
 mod workspaces;
 
+pub use attachments::{AttachmentCacheInfo, AttachmentCacheState, StoredAttachment};
 pub use db::Backend;
 pub use error::{Result, StoreError};
 pub use model::{
     Account, Attachment, Chat, ChatFilter, ChatSnapshot, IngestOutcome, IngestPage, MergeOutcome,
     Message, NewAttachment, NewMessage, PollTarget, SyncState, User, Workspace,
 };
+pub use outbox::{OutboxEntry, OutboxFile, OutboxJob, UnresolvedSend};
 pub use secret::{SECRET_KEY_ENV, SECRET_KEY_FILE_ENV, Secret, SecretKey};
 
 use db::{Pool, on_pool};

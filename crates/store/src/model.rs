@@ -5,8 +5,8 @@
 //! JSON: the sync engine maps WB's events into [`NewMessage`]s.
 
 use domain::{
-    AccountId, AccountState, AttachmentKind, ChatId, ChatRowId, DownloadId, EventId, GoodCard,
-    Marketplace, MessageRowId, ReplySign, Sender, UserId, WorkspaceId,
+    AccountId, AccountState, AttachmentKind, AttachmentRowId, ChatId, ChatRowId, DownloadId,
+    EventId, GoodCard, Marketplace, MessageRowId, ReplySign, Sender, UserId, WorkspaceId,
 };
 
 /// A tenant.
@@ -122,6 +122,9 @@ pub struct Message {
 /// A file or image of a stored message (metadata only; the bytes are fetched on demand).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attachment {
+    /// Our key of the stored attachment (`/api/v1/attachments/{id}`): always set on what the
+    /// store returns, ignored (leave `None`) on what it is given to ingest.
+    pub id: Option<AttachmentRowId>,
     pub kind: AttachmentKind,
     pub download_id: Option<DownloadId>,
     pub name: Option<String>,

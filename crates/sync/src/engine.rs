@@ -41,6 +41,16 @@ pub struct SyncConfig {
     pub quota: wb::Quota,
     /// Cells of the budget that polls leave for sends.
     pub poll_reserve: u32,
+    /// Where downloaded attachments are kept (`<data_dir>/attachments`); `None` downloads
+    /// them on every request without keeping them.
+    pub attachment_cache: Option<crate::attachments::AttachmentCache>,
+    /// How attachment downloads wait through WB's moderation (202).
+    pub downloads: crate::attachments::DownloadPolicy,
+    /// How long an `unknown` reply waits for its echo before it may be re-sent (and only once
+    /// a poll that began after the attempt has completed without finding it).
+    pub outbox_resend_after: Duration,
+    /// How often the sender looks for due replies.
+    pub outbox_tick: Duration,
 }
 
 impl Default for SyncConfig {
@@ -55,6 +65,10 @@ impl Default for SyncConfig {
             retry: RetryConfig::default(),
             quota: wb::limiter::wb_chat_quota(),
             poll_reserve: wb::limiter::DEFAULT_POLL_RESERVE,
+            attachment_cache: None,
+            downloads: crate::attachments::DownloadPolicy::default(),
+            outbox_resend_after: Duration::from_secs(30),
+            outbox_tick: Duration::from_millis(200),
         }
     }
 }
@@ -142,19 +156,22 @@ struct Slot {
 pub struct Engine {
     store: Store,
     registry: BudgetRegistry,
-    config: SyncConfig,
+    pub(crate) config: SyncConfig,
     clients: Mutex<HashMap<AccountId, Client>>,
     open: Mutex<HashMap<AccountId, Instant>>,
     notices: broadcast::Sender<Notice>,
+    /// Per account, when the last poll that reached the end of WB's feed *began* (Unix ms):
+    /// anything WB accepted before that moment would have been seen by it.
+    complete_poll_began: Mutex<HashMap<AccountId, i64>>,
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -169,11 +186,18 @@ impl Engine {
             clients: Mutex::new(HashMap::new()),
             open: Mutex::new(HashMap::new()),
             notices,
+            complete_poll_began: Mutex::new(HashMap::new()),
         })
     }
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// When the last poll of `account` that reached the end of WB's feed began, if one has
+    /// completed since this process started.
+    pub fn complete_poll_began(&self, account: AccountId) -> Option<i64> {
+        lock(&self.complete_poll_began).get(&account).copied()
     }
 
     /// The budgets of all tokens; the outbox sender draws from the same ones.
@@ -197,13 +221,18 @@ impl Engine {
 
     /// The WB client of an account, sharing the token's budget with every other client of it.
     pub async fn client(&self, target: &PollTarget) -> Result<Client, SyncError> {
-        let id = target.account.id;
+        self.client_for(&target.account).await
+    }
+
+    /// [`Engine::client`] for an account.
+    pub async fn client_for(&self, account: &store::Account) -> Result<Client, SyncError> {
+        let id = account.id;
         if let Some(c) = lock(&self.clients).get(&id) {
             return Ok(c.clone());
         }
         let token = self.store.account_token(id).await?;
         let mut config = ClientConfig::new(ApiToken::new(token.expose()));
-        if let Some(url) = &target.account.api_base_url {
+        if let Some(url) = &account.api_base_url {
             config.base_url = url.clone();
         }
         config.timeout = self.config.client_timeout;
@@ -222,11 +251,15 @@ impl Engine {
         target: &PollTarget,
         progress: &mut (dyn FnMut(Progress) + Send),
     ) -> Result<PollReport, SyncError> {
+        let began = now_ms();
         let result = self.poll_inner(target, progress).await;
         let id = target.account.id;
         match &result {
             Ok(report) => {
                 self.store.record_sync_success(id).await?;
+                if !report.more {
+                    lock(&self.complete_poll_began).insert(id, began);
+                }
                 if report.inserted > 0 {
                     let _ = self.notices.send(Notice::NewMessages {
                         account: id,

@@ -11,10 +11,14 @@
 //! * [`mapping`] — WB events and chats into the store's vocabulary (pure).
 //! * [`schedule`] — when to poll an account next (pure).
 //! * [`engine`] — polling one account, and the loop that polls them all.
+//! * [`attachments`] — buyer files on demand: download through WB, content-addressed cache.
 
+pub mod attachments;
 pub mod engine;
 pub mod mapping;
+pub mod outbox;
 pub mod schedule;
 
+pub use attachments::{AttachmentCache, DownloadPolicy, FetchError, Fetched, ReadyFile};
 pub use engine::{Engine, PollReport, Progress, SyncConfig, SyncError};
 pub use schedule::{Cadence, LastPoll};

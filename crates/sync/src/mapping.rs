@@ -48,6 +48,7 @@ pub fn message(e: &wb::Event) -> Option<NewMessage> {
     if let Some(a) = attachments {
         for img in &a.images {
             files.push(NewAttachment {
+                id: None,
                 kind: domain::AttachmentKind::Image,
                 download_id: img.download_id.clone(),
                 name: None,
@@ -58,6 +59,7 @@ pub fn message(e: &wb::Event) -> Option<NewMessage> {
         }
         for f in &a.files {
             files.push(NewAttachment {
+                id: None,
                 kind: domain::AttachmentKind::File,
                 download_id: f.download_id.clone(),
                 name: f.name.clone(),

@@ -132,6 +132,19 @@ impl WebError {
         }
     }
 
+    /// A 400 with a code, a Russian message and the parser's own words.
+    pub fn bad_request_detail(
+        code: &'static str,
+        message: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> Self {
+        WebError::BadRequest {
+            code,
+            message: message.into(),
+            detail: Some(detail.into()),
+        }
+    }
+
     /// A 422 with a code and a Russian message.
     pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
         WebError::Invalid {
@@ -235,6 +248,8 @@ fn what_ru(what: &str) -> &str {
         "workspace" => "рабочее пространство",
         "user" => "пользователь",
         "message" => "сообщение",
+        "attachment" => "вложение",
+        "attachment file" => "файл вложения (WB не дал ссылку для скачивания)",
         "route" => "такой адрес API",
         other => other,
     }

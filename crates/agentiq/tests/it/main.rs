@@ -2,4 +2,5 @@
 //! SIGKILL at random moments, and the store compared with the sandbox's ground truth.
 
 mod crash;
+mod outbox;
 mod support;

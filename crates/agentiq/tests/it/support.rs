@@ -12,6 +12,8 @@ pub const SECRET_KEY: &str = "00112233445566778899aabbccddeeff001122334455667788
 pub struct App {
     pub dir: tempfile::TempDir,
     database_url: String,
+    /// More environment for every command (settings under test).
+    pub extra_env: Vec<(String, String)>,
 }
 
 impl App {
@@ -22,7 +24,11 @@ impl App {
             "sqlite://{}",
             dir.path().join("data").join("agentiq.db").display()
         );
-        Self { dir, database_url }
+        Self {
+            dir,
+            database_url,
+            extra_env: Vec::new(),
+        }
     }
 
     /// On the given database (a fresh PostgreSQL database).
@@ -30,6 +36,7 @@ impl App {
         Self {
             dir: tempfile::tempdir().expect("temp dir"),
             database_url,
+            extra_env: Vec::new(),
         }
     }
 
@@ -48,6 +55,7 @@ impl App {
             .env("AGENTIQ_SECRET_KEY", SECRET_KEY)
             .env("AGENTIQ_LISTEN", "127.0.0.1:0")
             .env("AGENTIQ_DATABASE_URL", &self.database_url)
+            .envs(self.extra_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env_remove("AGENTIQ_SECRET_KEY_FILE");
         c
     }
@@ -77,6 +85,31 @@ impl App {
             String::from_utf8_lossy(&out.stderr)
         );
         stdout
+    }
+
+    /// Starts `agentiq serve` and waits for the line with its address; returns the base URL.
+    pub fn serve_with_url(&self) -> (Child, String) {
+        use std::io::BufRead;
+        let mut child = self
+            .command(&["serve"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("serve prints its address");
+        let url = line
+            .trim()
+            .rsplit(' ')
+            .next()
+            .filter(|u| u.starts_with("http://"))
+            .unwrap_or_else(|| panic!("unexpected first line of serve: {line:?}"))
+            .to_owned();
+        (child, url)
     }
 
     pub fn spawn_serve(&self) -> Child {

@@ -1,5 +1,6 @@
 //! Integration tests of the store, each run on SQLite and on PostgreSQL (see `support`).
 
+mod attachments;
 mod support;
 
 use domain::{
@@ -321,6 +322,7 @@ async fn ingest_is_idempotent(db: TestDb) {
     let (ws, account) = fixture(&store).await;
     let mut with_file = ev(1, "e3", Sender::Client, 1_300, "фото");
     with_file.attachments = vec![Attachment {
+        id: None,
         kind: AttachmentKind::Image,
         download_id: Some(DownloadId::parse("img-1").must("dl")),
         name: None,
@@ -800,6 +802,7 @@ async fn platform_messages_and_attachments(db: TestDb) {
     let mut reply = ev(9, "p2", Sender::Client, 1_100, "");
     reply.attachments = vec![
         Attachment {
+            id: None,
             kind: AttachmentKind::Image,
             download_id: Some(DownloadId::parse("img-9").must("dl")),
             name: None,
@@ -808,6 +811,7 @@ async fn platform_messages_and_attachments(db: TestDb) {
             url: Some("https://example.invalid/img-9".to_owned()),
         },
         Attachment {
+            id: None,
             kind: AttachmentKind::File,
             download_id: Some(DownloadId::parse("pdf-9").must("dl")),
             name: Some("чек.pdf".to_owned()),
@@ -929,6 +933,7 @@ async fn large_pages_span_statement_chunks(db: TestDb) {
                 "текст",
             );
             e.attachments = vec![Attachment {
+                id: None,
                 kind: AttachmentKind::File,
                 download_id: Some(DownloadId::parse(format!("f-{n}")).must("dl")),
                 name: Some(format!("{n}.pdf")),

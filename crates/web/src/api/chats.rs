@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use domain::{AccountId, ChatRowId, MessageRowId};
+use domain::{AccountId, AttachmentRowId, ChatRowId, MessageRowId};
 use serde::{Deserialize, Serialize};
 use store::{Attachment, Chat, ChatFilter, Message};
 
@@ -25,7 +25,14 @@ pub const MAX_LIMIT: u32 = 200;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/chats", get(list))
-        .route("/api/v1/chats/{id}/messages", get(messages))
+        .route(
+            "/api/v1/chats/{id}/messages",
+            get(messages)
+                .post(super::replies::send)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    super::replies::MAX_REPLY_BYTES,
+                )),
+        )
         .route("/api/v1/chats/{id}/read", post(mark_read))
 }
 
@@ -137,6 +144,9 @@ impl From<Chat> for ChatJson {
 #[derive(Debug, Serialize)]
 pub struct MessagesJson {
     pub messages: Vec<MessageJson>,
+    /// Replies in the outbox not yet seen back from WB (queued, sending, unknown, failed, or
+    /// sent but not echoed yet), oldest first.
+    pending: Vec<super::replies::OutboxJson>,
 }
 
 #[derive(Debug, Serialize)]
@@ -160,6 +170,8 @@ pub struct MessageJson {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AttachmentJson {
+    /// Our id: the `{id}` of `/api/v1/attachments/{id}`, which serves the bytes.
+    pub id: Option<AttachmentRowId>,
     /// `image | file`.
     pub kind: &'static str,
     pub download_id: Option<String>,
@@ -172,6 +184,7 @@ pub struct AttachmentJson {
 impl From<Attachment> for AttachmentJson {
     fn from(a: Attachment) -> Self {
         Self {
+            id: a.id,
             kind: a.kind.as_str(),
             download_id: a.download_id.map(|d| d.into_string()),
             name: a.name,
@@ -272,8 +285,10 @@ async fn messages(
     if let Some(engine) = &state.engine {
         engine.mark_open(chat.account_id);
     }
+    let pending = state.store.pending_replies(op.workspace_id, id).await?;
     Ok(Json(MessagesJson {
         messages: messages.into_iter().map(MessageJson::from).collect(),
+        pending: pending.into_iter().map(Into::into).collect(),
     }))
 }
 

@@ -11,11 +11,17 @@ use axum::Router;
 use crate::AppState;
 
 pub mod accounts;
+pub mod attachments;
 pub mod chats;
+pub mod guardrails;
+pub mod replies;
 
 /// Every `/api/v1` route.
 pub fn router() -> Router<AppState> {
     Router::new()
         .merge(accounts::router())
+        .merge(attachments::router())
         .merge(chats::router())
+        .merge(guardrails::router())
+        .merge(replies::router())
 }

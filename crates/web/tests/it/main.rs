@@ -15,6 +15,9 @@ use store::{Attachment, IngestPage, NewMessage, SecretKey, Store};
 use sync::{Engine, SyncConfig};
 use web::AppState;
 
+mod attachments;
+mod guardrails;
+
 const TOKEN_A: &str = "sandbox-token-a";
 const TOKEN_B: &str = "sandbox-token-b";
 
@@ -50,6 +53,12 @@ struct Reply {
 }
 
 async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// [`spawn_app`] with the engine's settings adjusted by `tune` (buyer files are cached under
+/// the temp directory unless `tune` says otherwise).
+async fn spawn_app_with(tune: impl FnOnce(&mut SyncConfig)) -> TestApp {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().must("temp dir");
     let url = format!("sqlite://{}", dir.path().join("web.db").display());
@@ -68,7 +77,12 @@ async fn spawn_app() -> TestApp {
     )
     .await
     .must("sandbox");
-    let engine = Engine::new(store.clone(), SyncConfig::default());
+    let mut config = SyncConfig {
+        attachment_cache: Some(sync::AttachmentCache::in_data_dir(dir.path())),
+        ..SyncConfig::default()
+    };
+    tune(&mut config);
+    let engine = Engine::new(store.clone(), config);
     let (_, _, key_a) = web::add_user(&store, "a@shop-a.ru", "password-a", Some("Shop A"), true)
         .await
         .must("user A");
@@ -566,6 +580,7 @@ async fn messages_keep_their_shape() {
     opening.client_name = Some("Анна".to_owned());
     let mut photo = event("e2", Sender::Client, "Вот фото брака", 2_000);
     photo.attachments = vec![Attachment {
+        id: None,
         kind: AttachmentKind::Image,
         download_id: Some(DownloadId::parse("d-1").must("download id")),
         name: Some("photo.jpg".to_owned()),
@@ -614,7 +629,8 @@ async fn messages_keep_their_shape() {
     assert_eq!(messages[1]["isPlatform"], false);
     assert_eq!(
         messages[1]["attachments"],
-        json!([{"kind": "image", "downloadId": "d-1", "name": "photo.jpg",
+        json!([{"id": messages[1]["attachments"][0]["id"].as_i64().must_some("attachment id"),
+                "kind": "image", "downloadId": "d-1", "name": "photo.jpg",
                 "contentType": "image/jpeg", "size": 1234, "url": null}])
     );
 }
