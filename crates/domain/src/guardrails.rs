@@ -21,6 +21,15 @@
 //! Violations come sorted by `start` (then by kind). One stretch of text is reported once, as
 //! its most specific kind: `ivan@mail.ru` is an `email`, not also a `url` and a `handle`;
 //! `wa.me/79991234567` is a `url`, not also a `phone`. Only `too_long` may overlap others.
+//!
+//! # Judgement calls
+//! * Bare domains count only with a TLD from a fixed list: `shop.ru`,
+//!   `t.me/x`, `магазин.рф` are links; `инструкция.pdf`, `README.md`, `г.Москва`, `т.е.` are not.
+//!   Links with a scheme or `www.` always count.
+//! * An unformatted run of digits right after «заказ», «трек», «артикул», «№», «ШК» and the
+//!   like is that number even if it looks like `89991234567`; formatted numbers (`+7`,
+//!   brackets, separators) are phones wherever they stand.
+//! * Area codes must start with 3, 4, 8 or 9, so lists of sizes (`8 100 120 14 16`) pass.
 
 use std::fmt;
 use std::ops::Range;
@@ -649,7 +658,7 @@ static MESSENGER: LazyLock<Regex> = LazyLock::new(|| {
           | whats\s?app\w* | вотс\s?ап\w* | ватс\s?апп?\w* | вацапп?\w* | вотсапп?\w* | воцап\w*
           | viber | вайбер\w* | вибер\w*
           | vk | вк | вконтакт\w* | vkontakte
-          | instagram\w* | инстаграмм?\w* | инст[ауеы] | insta | инсту
+          | instagram\w* | инстаграмм?\w* | инст[ауеы]? | insta | инсту
           | facebook | фейсбук\w* | skype | скайп\w* | discord | дискорд\w*
         )\b
         | \b(?:в|на)\s+(?:личк[уеи] | лс | директ | direct | личн\w+\s+сообщени\w* | личн\w+\s+переписк\w*)\b

@@ -224,10 +224,16 @@ fn sql(table: &'static LazyLock<Multi>, rows: usize, backend: Backend) -> Result
         .ok_or_else(|| StoreError::Config(format!("no statement for {rows} rows")))
 }
 
-const INSERT_CHAT: &str = "INSERT INTO chats (workspace_id, account_id, wb_chat_id, reply_sign, \
-     client_name, nm_id, rid, price, price_currency, size, unread_count, first_seen_at, \
-     reply_sign_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11, $12) \
-     ON CONFLICT (account_id, wb_chat_id) DO NOTHING RETURNING id";
+static INSERT_CHATS: LazyLock<Multi> = LazyLock::new(|| {
+    multi(|n, ph| {
+        format!(
+            "INSERT INTO chats (workspace_id, account_id, wb_chat_id, reply_sign, client_name, \
+             nm_id, rid, price, price_currency, size, first_seen_at, reply_sign_at) VALUES {} \
+             ON CONFLICT (account_id, wb_chat_id) DO NOTHING RETURNING id, wb_chat_id",
+            tuples(n, 12, ph)
+        )
+    })
+});
 
 const ENRICH_CHAT: &str = "UPDATE chats SET reply_sign = COALESCE($2, reply_sign), \
      reply_sign_at = CASE WHEN $2 IS NULL THEN reply_sign_at ELSE $10 END, \
@@ -295,49 +301,69 @@ impl Store {
                     existing.insert(row.wb_chat_id.clone(), row);
                 }
             }
+            // Chats first seen in this page are created with one multi-row statement per
+            // chunk; a chat created concurrently by another writer comes back without a row
+            // and is read instead.
+            let fresh: Vec<usize> = (0..chats.len())
+                .filter(|i| {
+                    chats
+                        .get(*i)
+                        .is_some_and(|c| !existing.contains_key(c.wb_chat_id))
+                })
+                .collect();
+            let mut created: HashMap<String, i64> = HashMap::new();
+            for chunk in fresh.chunks(CHUNK) {
+                let mut q = sqlx::query_as::<_, (i64, String)>(sql(
+                    &INSERT_CHATS,
+                    chunk.len(),
+                    p.backend(),
+                )?);
+                for i in chunk {
+                    let Some(chat) = chats.get(*i) else { continue };
+                    let card = chat.good_card;
+                    q = q
+                        .bind(workspace_id)
+                        .bind(account_id)
+                        .bind(chat.wb_chat_id)
+                        .bind(chat.reply_sign.map(|(_, s)| s.as_str()))
+                        .bind(chat.client_name)
+                        .bind(card.and_then(|c| c.nm_id))
+                        .bind(card.and_then(|c| c.rid.as_deref()))
+                        .bind(card.and_then(|c| c.price))
+                        .bind(card.and_then(|c| c.price_currency.as_deref()))
+                        .bind(card.and_then(|c| c.size.as_deref()))
+                        .bind(now)
+                        .bind(chat.reply_sign.map(|(at, _)| at));
+                }
+                created.extend(
+                    q.fetch_all(&mut *tx)
+                        .await?
+                        .into_iter()
+                        .map(|(id, wb)| (wb, id)),
+                );
+            }
+            for i in fresh {
+                let Some(chat) = chats.get_mut(i) else {
+                    continue;
+                };
+                if let Some(id) = created.get(chat.wb_chat_id) {
+                    chat.row_id = *id;
+                    outcome.chats_created += 1;
+                } else {
+                    let theirs =
+                        sqlx::query_as::<_, ExistingChat>(sql(&SELECT_CHATS, 1, p.backend())?)
+                            .bind(account_id)
+                            .bind(chat.wb_chat_id)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                    existing.insert(theirs.wb_chat_id.clone(), theirs);
+                }
+            }
             for chat in &mut chats {
                 let sign = chat.reply_sign.map(|(_, s)| s.as_str());
                 let sign_at = chat.reply_sign.map(|(at, _)| at);
                 let card = chat.good_card;
-                let found = match existing.remove(chat.wb_chat_id) {
-                    Some(e) => Some(e),
-                    None => {
-                        let created: Option<i64> = sqlx::query_scalar(INSERT_CHAT)
-                            .bind(workspace_id)
-                            .bind(account_id)
-                            .bind(chat.wb_chat_id)
-                            .bind(sign)
-                            .bind(chat.client_name)
-                            .bind(card.and_then(|c| c.nm_id))
-                            .bind(card.and_then(|c| c.rid.as_deref()))
-                            .bind(card.and_then(|c| c.price))
-                            .bind(card.and_then(|c| c.price_currency.as_deref()))
-                            .bind(card.and_then(|c| c.size.as_deref()))
-                            .bind(now)
-                            .bind(sign_at)
-                            .fetch_optional(&mut *tx)
-                            .await?;
-                        match created {
-                            Some(id) => {
-                                chat.row_id = id;
-                                outcome.chats_created += 1;
-                                None
-                            }
-                            // Created concurrently by someone else: read theirs.
-                            None => Some(
-                                sqlx::query_as::<_, ExistingChat>(sql(
-                                    &SELECT_CHATS,
-                                    1,
-                                    p.backend(),
-                                )?)
-                                .bind(account_id)
-                                .bind(chat.wb_chat_id)
-                                .fetch_one(&mut *tx)
-                                .await?,
-                            ),
-                        }
-                    }
-                };
+                let found = existing.remove(chat.wb_chat_id);
                 if let Some(e) = found {
                     chat.row_id = e.id;
                     chat.last_read_at = e.last_read_at;

@@ -163,6 +163,8 @@ pub struct Engine {
     /// Per account, when the last poll that reached the end of WB's feed *began* (Unix ms):
     /// anything WB accepted before that moment would have been seen by it.
     complete_poll_began: Mutex<HashMap<AccountId, i64>>,
+    /// One connection pool for every account's client (made on first use).
+    http: Mutex<Option<wb::HttpPool>>,
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -187,6 +189,7 @@ impl Engine {
             open: Mutex::new(HashMap::new()),
             notices,
             complete_poll_began: Mutex::new(HashMap::new()),
+            http: Mutex::new(None),
         })
     }
 
@@ -239,7 +242,21 @@ impl Engine {
         config.retry = self.config.retry.clone();
         config.quota = self.config.quota;
         config.poll_reserve = self.config.poll_reserve;
-        let client = Client::from_registry(config, &self.registry).map_err(SyncError::Wb)?;
+        let pool = {
+            let mut http = lock(&self.http);
+            match &*http {
+                Some(p) => p.clone(),
+                None => {
+                    let p = wb::HttpPool::new(Duration::from_secs(10)).map_err(SyncError::Wb)?;
+                    *http = Some(p.clone());
+                    p
+                }
+            }
+        };
+        let budget = self
+            .registry
+            .budget_with(&config.token, config.quota, config.poll_reserve);
+        let client = Client::with_pool(config, budget, &pool).map_err(SyncError::Wb)?;
         lock(&self.clients).insert(id, client.clone());
         Ok(client)
     }

@@ -221,10 +221,31 @@ struct Raw {
     body: Bytes,
 }
 
+/// A connection pool for WB clients; cheap to clone. Timeouts are set per request, so clients
+/// with different timeouts can share one.
+#[derive(Debug, Clone)]
+pub struct HttpPool(reqwest::Client);
+
+impl HttpPool {
+    pub fn new(connect_timeout: Duration) -> Result<Self, WbError> {
+        // reqwest is built without a default crypto provider; install ring once per process.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        reqwest::Client::builder()
+            .connect_timeout(connect_timeout)
+            .pool_idle_timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(8)
+            .user_agent(concat!("agentiq-wb/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map(Self)
+            .map_err(|e| WbError::InvalidInput(format!("HTTP client: {e}")))
+    }
+}
+
 /// A WB client for one token. Cheap to clone; clones share the connection pool and budget.
 #[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
+    timeout: Duration,
     base: Url,
     auth: HeaderValue,
     retry: RetryConfig,
@@ -246,8 +267,18 @@ impl Client {
     /// A client drawing from `budget` (share one budget per token: see [`BudgetRegistry`]).
     /// `config.quota`/`poll_reserve` are not used here: the budget has its own.
     pub fn new(config: ClientConfig, budget: RateBudget) -> Result<Self, WbError> {
-        // reqwest is built without a default crypto provider; install ring once per process.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        let pool = HttpPool::new(config.connect_timeout)?;
+        Self::with_pool(config, budget, &pool)
+    }
+
+    /// [`Client::new`] on a shared connection pool: a process talking for many sellers keeps
+    /// one pool (one TLS configuration, reused connections) instead of one per seller.
+    pub fn with_pool(
+        config: ClientConfig,
+        budget: RateBudget,
+        pool: &HttpPool,
+    ) -> Result<Self, WbError> {
+        let http = pool.0.clone();
 
         let mut base = Url::parse(config.base_url.trim())
             .map_err(|e| WbError::InvalidInput(format!("base URL: {e}")))?;
@@ -272,17 +303,11 @@ impl Client {
         })?;
         auth.set_sensitive(true);
 
-        let http = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .connect_timeout(config.connect_timeout)
-            .user_agent(concat!("agentiq-wb/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| WbError::InvalidInput(format!("HTTP client: {e}")))?;
-
         let mut retry = config.retry;
         retry.max_attempts = retry.max_attempts.max(1);
         Ok(Self {
             http,
+            timeout: config.timeout,
             base,
             auth,
             retry,
@@ -386,6 +411,7 @@ impl Client {
         let request = self
             .http
             .post(url)
+            .timeout(self.timeout)
             .header(AUTHORIZATION, self.auth.clone())
             .multipart(form);
         let raw = self.attempt(request, Priority::Send).await?;
@@ -464,6 +490,7 @@ impl Client {
             let mut request = self
                 .http
                 .get(url.clone())
+                .timeout(self.timeout)
                 .header(AUTHORIZATION, self.auth.clone());
             if let Some(q) = query {
                 request = request.query(&[q]);

@@ -16,7 +16,7 @@ pub mod types;
 
 pub use client::{
     ApiToken, ChatsPage, Client, ClientConfig, DEFAULT_BASE_URL, Download, EventsPage, EventsPager,
-    OutgoingFile, RetryConfig, SendResult,
+    HttpPool, OutgoingFile, RetryConfig, SendResult,
 };
 pub use error::{AuthErrorBody, PaymentErrorBody, WbError, WbErrorBody};
 pub use governor::Quota;
