@@ -152,6 +152,7 @@ impl AttachmentRow {
 #[derive(sqlx::FromRow)]
 struct MergeTarget {
     id: i64,
+    wb_chat_id: String,
     reply_sign: Option<String>,
     client_name: Option<String>,
     nm_id: Option<i64>,
@@ -162,8 +163,13 @@ struct MergeTarget {
     last_message_at: Option<i64>,
 }
 
-const MERGE_SELECT: &str = "SELECT id, reply_sign, client_name, nm_id, rid, price, \
+const MERGE_SELECT: &str = "SELECT id, wb_chat_id, reply_sign, client_name, nm_id, rid, price, \
      price_currency, size, last_message_at FROM chats WHERE account_id = $1 AND wb_chat_id = $2";
+
+/// Every chat of an account, read once per merge: a merge after a long backfill compares
+/// tens of thousands of snapshots, and one statement per snapshot dominated its cost.
+const MERGE_SELECT_ALL: &str = "SELECT id, wb_chat_id, reply_sign, client_name, nm_id, rid, \
+     price, price_currency, size, last_message_at FROM chats WHERE account_id = $1";
 
 const MERGE_INSERT: &str = "INSERT INTO chats (workspace_id, account_id, wb_chat_id, reply_sign, \
      client_name, nm_id, rid, price, price_currency, size, last_message_text, last_message_at, \
@@ -209,16 +215,20 @@ impl Store {
                     .fetch_optional(&mut *tx)
                     .await?
                     .ok_or(StoreError::not_found("account"))?;
+            let mut known: std::collections::HashMap<String, MergeTarget> =
+                sqlx::query_as::<_, MergeTarget>(MERGE_SELECT_ALL)
+                    .bind(account_id)
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .into_iter()
+                    .map(|t| (t.wb_chat_id.clone(), t))
+                    .collect();
             for snap in snapshots {
                 let name = snap.client_name.as_deref().filter(|n| !n.trim().is_empty());
                 let sign = snap.reply_sign.as_ref().map(|s| s.as_str());
                 let card = snap.good_card.as_ref().filter(|c| !c.is_empty());
                 let last = snap.last_message.as_ref();
-                let existing: Option<MergeTarget> = sqlx::query_as(MERGE_SELECT)
-                    .bind(account_id)
-                    .bind(snap.chat_id.as_str())
-                    .fetch_optional(&mut *tx)
-                    .await?;
+                let existing: Option<MergeTarget> = known.remove(snap.chat_id.as_str());
                 let existing = match existing {
                     Some(e) => e,
                     None => {

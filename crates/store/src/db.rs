@@ -121,7 +121,10 @@ pub(crate) async fn connect(url: &str, max_connections: Option<u32>) -> Result<P
                 .synchronous(SqliteSynchronous::Normal)
                 .statement_cache_capacity(256)
                 .pragma("temp_store", "memory")
-                .pragma("cache_size", "-16000");
+                .pragma("cache_size", "-16000")
+                // Reads of a large store go through the page cache of the OS without a
+                // system call per page.
+                .pragma("mmap_size", "268435456");
             let options = if in_memory {
                 options
             } else {

@@ -326,12 +326,16 @@ impl Engine {
         let merge_due = target.sync.chats_merged_at_ms.is_none_or(|at| {
             now_ms() - at > i64::try_from(self.config.chats_merge_every.as_millis()).unwrap_or(0)
         });
+        let max_pages = u64::from(self.config.max_pages_per_poll);
+        // The next page is fetched while the current one is stored: its cursor is known
+        // before the commit, and a failed commit just discards it.
+        let mut fetched = (max_pages > 0).then_some(client.events(cursor).await);
         loop {
-            if report.pages >= u64::from(self.config.max_pages_per_poll) {
+            let Some(page) = fetched.take() else {
                 report.more = true;
                 break;
-            }
-            let page = client.events(cursor).await?;
+            };
+            let page = page?;
             report.pages += 1;
             if page.is_last() || page.events.is_empty() {
                 break;
@@ -345,16 +349,18 @@ impl Engine {
             let (events, skipped) = mapping::messages(&page.events);
             report.events += page.events.len() as u64;
             report.skipped += skipped as u64;
-            let outcome = self
-                .store
-                .ingest_page(
-                    id,
-                    &IngestPage {
-                        events,
-                        next_cursor: next,
-                    },
-                )
-                .await?;
+            let batch = IngestPage {
+                events,
+                next_cursor: next,
+            };
+            let ingest = self.store.ingest_page(id, &batch);
+            let outcome = if report.pages < max_pages {
+                let (outcome, prefetched) = tokio::join!(ingest, client.events(Some(next)));
+                fetched = Some(prefetched);
+                outcome?
+            } else {
+                ingest.await?
+            };
             report.inserted += outcome.inserted;
             report.duplicates += outcome.duplicates;
             report.chats_created += outcome.chats_created;
