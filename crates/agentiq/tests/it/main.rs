@@ -2,5 +2,6 @@
 //! SIGKILL at random moments, and the store compared with the sandbox's ground truth.
 
 mod crash;
+mod files;
 mod outbox;
 mod support;
