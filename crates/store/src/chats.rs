@@ -191,6 +191,83 @@ const MERGE_UPDATE: &str = "UPDATE chats SET reply_sign = COALESCE($2, reply_sig
          THEN $10 ELSE last_message_at END \
      WHERE id = $1";
 
+/// The filters every chat listing applies: `$1` workspace, `$2` account or NULL, `$3` unread only.
+macro_rules! list_where {
+    () => {
+        "workspace_id = $1 AND ($2 IS NULL OR account_id = $2) AND (NOT $3 OR unread_count > 0)"
+    };
+}
+
+/// Whether the text column contains the search needle in one of its case variants
+/// (`$6`..`$9`, see [`SearchPatterns`]). NULL columns do not match.
+macro_rules! search_matches {
+    ($col:literal) => {
+        concat!(
+            "(LOWER(",
+            $col,
+            ") LIKE $6 ESCAPE '\\' OR ",
+            $col,
+            " LIKE $7 ESCAPE '\\' OR ",
+            $col,
+            " LIKE $8 ESCAPE '\\' OR ",
+            $col,
+            " LIKE $9 ESCAPE '\\')"
+        )
+    };
+}
+
+/// `LIKE` patterns (`%needle%`, with `\`, `%` and `_` escaped) of a search needle in the case
+/// variants [`Store::list_chats`] tries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SearchPatterns {
+    pub lower: String,
+    pub upper: String,
+    pub first_capital: String,
+    pub word_capitals: String,
+}
+
+impl SearchPatterns {
+    pub(crate) fn new(needle: &str) -> Self {
+        let lower = needle.to_lowercase();
+        let mut first_capital = String::with_capacity(lower.len());
+        let mut word_capitals = String::with_capacity(lower.len());
+        let mut after_letter = false;
+        for (i, c) in lower.chars().enumerate() {
+            if i == 0 {
+                first_capital.extend(c.to_uppercase());
+            } else {
+                first_capital.push(c);
+            }
+            if after_letter {
+                word_capitals.push(c);
+            } else {
+                word_capitals.extend(c.to_uppercase());
+            }
+            after_letter = c.is_alphanumeric();
+        }
+        Self {
+            upper: like_pattern(&needle.to_uppercase()),
+            lower: like_pattern(&lower),
+            first_capital: like_pattern(&first_capital),
+            word_capitals: like_pattern(&word_capitals),
+        }
+    }
+}
+
+/// `%text%` with the `LIKE` metacharacters of `text` escaped by `\\`.
+fn like_pattern(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('%');
+    for c in text.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
 fn changes<T: PartialEq + ?Sized>(new: Option<&T>, old: Option<&T>) -> bool {
     new.is_some_and(|n| Some(n) != old)
 }
@@ -306,6 +383,14 @@ impl Store {
     }
 
     /// The workspace's chats, most recent activity first.
+    ///
+    /// With a search, a chat matches when its buyer name, its last message or any of its
+    /// messages contains the needle. Case is ignored for Latin letters on both backends, and
+    /// for every alphabet on PostgreSQL with a UTF-8 `LC_CTYPE` (`LOWER`). SQLite's `LOWER`
+    /// and `LIKE` fold ASCII only, so for Cyrillic the needle is also tried lower-case,
+    /// upper-case, with its first letter capitalised and with every word capitalised: what
+    /// people type ("иван" finds "Иван", "ИВАН", "иван"; "иван петров" finds "Иван Петров"),
+    /// though not arbitrary mixed case such as "иВАН".
     pub async fn list_chats(
         &self,
         workspace: WorkspaceId,
@@ -313,23 +398,59 @@ impl Store {
     ) -> Result<Vec<Chat>> {
         let limit = i64::from(filter.limit.clamp(1, 1000));
         let offset = i64::from(filter.offset);
+        let search = filter
+            .search
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(SearchPatterns::new);
         let rows: Vec<ChatRow> = on_pool!(&self.pool, |p| {
-            sqlx::query_as(concat!(
-                "SELECT ",
-                chat_columns!(),
-                " FROM chats WHERE workspace_id = $1 \
-                 AND ($2 IS NULL OR account_id = $2) \
-                 AND (NOT $3 OR unread_count > 0) \
-                 ORDER BY COALESCE(last_message_at, first_seen_at) DESC, id DESC \
-                 LIMIT $4 OFFSET $5"
-            ))
-            .bind(workspace.get())
-            .bind(filter.account.map(AccountId::get))
-            .bind(filter.unread_only)
-            .bind(limit)
-            .bind(offset)
-            .fetch_all(p)
-            .await?
+            match &search {
+                None => {
+                    sqlx::query_as(concat!(
+                        "SELECT ",
+                        chat_columns!(),
+                        " FROM chats WHERE ",
+                        list_where!(),
+                        " ORDER BY COALESCE(last_message_at, first_seen_at) DESC, id DESC \
+                         LIMIT $4 OFFSET $5"
+                    ))
+                    .bind(workspace.get())
+                    .bind(filter.account.map(AccountId::get))
+                    .bind(filter.unread_only)
+                    .bind(limit)
+                    .bind(offset)
+                    .fetch_all(p)
+                    .await?
+                }
+                Some(s) => {
+                    sqlx::query_as(concat!(
+                        "SELECT ",
+                        chat_columns!(),
+                        " FROM chats WHERE ",
+                        list_where!(),
+                        " AND (",
+                        search_matches!("chats.client_name"),
+                        " OR ",
+                        search_matches!("chats.last_message_text"),
+                        " OR EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = chats.id AND ",
+                        search_matches!("m.text"),
+                        ")) ORDER BY COALESCE(last_message_at, first_seen_at) DESC, id DESC \
+                         LIMIT $4 OFFSET $5"
+                    ))
+                    .bind(workspace.get())
+                    .bind(filter.account.map(AccountId::get))
+                    .bind(filter.unread_only)
+                    .bind(limit)
+                    .bind(offset)
+                    .bind(&s.lower)
+                    .bind(&s.upper)
+                    .bind(&s.first_capital)
+                    .bind(&s.word_capitals)
+                    .fetch_all(p)
+                    .await?
+                }
+            }
         });
         rows.into_iter().map(ChatRow::into_model).collect()
     }
@@ -448,5 +569,22 @@ impl Store {
             return Err(StoreError::not_found("chat"));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_patterns() {
+        let p = SearchPatterns::new("иван петров");
+        assert_eq!(p.lower, "%иван петров%");
+        assert_eq!(p.upper, "%ИВАН ПЕТРОВ%");
+        assert_eq!(p.first_capital, "%Иван петров%");
+        assert_eq!(p.word_capitals, "%Иван Петров%");
+        let p = SearchPatterns::new("50%_a\\b");
+        assert_eq!(p.lower, "%50\\%\\_a\\\\b%");
+        assert_eq!(SearchPatterns::new("ЁЖ").first_capital, "%Ёж%");
     }
 }

@@ -278,6 +278,14 @@ impl Store {
         let mut outcome = IngestOutcome::default();
         on_pool!(&self.pool, |p| {
             let mut tx = p.begin_write().await?;
+            if p.backend() == Backend::Postgres {
+                // A page and its cursor commit together, so losing the last few commits in a
+                // PostgreSQL crash only means fetching those pages again: no need to wait for
+                // the WAL flush. (Outbox transitions keep full durability.)
+                sqlx::query("SET LOCAL synchronous_commit TO OFF")
+                    .execute(&mut *tx)
+                    .await?;
+            }
             let workspace_id: i64 =
                 sqlx::query_scalar("SELECT workspace_id FROM accounts WHERE id = $1")
                     .bind(account_id)

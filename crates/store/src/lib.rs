@@ -21,6 +21,7 @@ mod ingest;
 mod model;
 mod outbox;
 mod secret;
+pub mod sessions;
 mod workspaces;
 
 pub use attachments::{AttachmentCacheInfo, AttachmentCacheState, StoredAttachment};

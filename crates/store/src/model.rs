@@ -198,6 +198,10 @@ pub struct MergeOutcome {
 pub struct ChatFilter {
     pub account: Option<AccountId>,
     pub unread_only: bool,
+    /// Only chats whose buyer name, last message or any stored message contains this text,
+    /// ignoring case (`%` and `_` are literal). Blank means no search. See
+    /// [`crate::Store::list_chats`] for how case is folded on each backend.
+    pub search: Option<String>,
     /// At most this many (clamped to 1..=1000).
     pub limit: u32,
     pub offset: u32,
@@ -208,6 +212,7 @@ impl Default for ChatFilter {
         Self {
             account: None,
             unread_only: false,
+            search: None,
             limit: 100,
             offset: 0,
         }

@@ -2,8 +2,9 @@
 //!
 //! This module is the single place auth lives. A handler that takes an [`Operator`] argument
 //! is authenticated and knows its workspace; one that does not is public (only `/healthz`).
-//! Today the only credential is an API key in `Authorization: Bearer aiq_…`; sessions with
-//! cookies (and their CSRF protection) will be a second way to produce the same `Operator`.
+//! Two credentials produce the same `Operator`: an API key in `Authorization: Bearer aiq_…`
+//! (scripts; checked first when the header is present), or the browser's session cookie
+//! `aiq_session` (see [`crate::session`], which also enforces CSRF on cookie writes).
 //!
 //! An API key is 32 random bytes shown once as `aiq_<base64url>`; only the SHA-256 of that
 //! text is stored, so the database alone lets nobody in. Passwords are hashed with argon2id
@@ -45,10 +46,13 @@ impl FromRequestParts<AppState> for Operator {
     type Rejection = WebError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, WebError> {
-        let value = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .ok_or(WebError::MissingCredentials)?;
+        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+            // No API key: a browser's session cookie (with CSRF for writes), if any.
+            return match crate::session::cookie_token(&parts.headers) {
+                Some(token) => crate::session::operator_from_cookie(parts, state, token).await,
+                None => Err(WebError::MissingCredentials),
+            };
+        };
         let value = value.to_str().map_err(|_| WebError::InvalidApiKey)?.trim();
         let key = match value.split_once(' ') {
             Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),

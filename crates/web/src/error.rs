@@ -28,6 +28,18 @@ pub enum WebError {
     /// 401: credentials that do not match any key.
     #[error("invalid API key")]
     InvalidApiKey,
+    /// 401: login with an unknown e-mail or a wrong password (indistinguishable).
+    #[error("wrong e-mail or password")]
+    WrongPassword,
+    /// 401: a session cookie that is unknown, expired or logged out.
+    #[error("invalid or expired session")]
+    InvalidSession,
+    /// 403: authenticated, but the request may not be made (a missing or wrong CSRF token).
+    #[error("forbidden ({code}): {message}")]
+    Forbidden { code: &'static str, message: String },
+    /// 429: too many attempts (login throttling); retry after that many seconds.
+    #[error("too many requests, retry after {retry_after_secs} s")]
+    TooManyRequests { retry_after_secs: u64 },
     /// 400: the request itself is malformed (syntax, query string, path).
     #[error("bad request ({code}): {message}")]
     BadRequest {
@@ -156,7 +168,12 @@ impl WebError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            WebError::MissingCredentials | WebError::InvalidApiKey => StatusCode::UNAUTHORIZED,
+            WebError::MissingCredentials
+            | WebError::InvalidApiKey
+            | WebError::InvalidSession
+            | WebError::WrongPassword => StatusCode::UNAUTHORIZED,
+            WebError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            WebError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             WebError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             WebError::Invalid { .. } | WebError::TokenRejected(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
@@ -175,6 +192,10 @@ impl WebError {
         match self {
             WebError::MissingCredentials => "unauthorized",
             WebError::InvalidApiKey => "invalid_api_key",
+            WebError::InvalidSession => "invalid_session",
+            WebError::WrongPassword => "invalid_credentials",
+            WebError::Forbidden { code, .. } => code,
+            WebError::TooManyRequests { .. } => "too_many_requests",
             WebError::BadRequest { code, .. } | WebError::Invalid { code, .. } => code,
             WebError::UnsupportedMediaType => "unsupported_media_type",
             WebError::NotFound { .. } => "not_found",
@@ -195,6 +216,15 @@ impl WebError {
             WebError::InvalidApiKey => "API-ключ не подходит: он неверен или отозван. \
                  Проверьте ключ или создайте новый."
                 .to_owned(),
+            WebError::InvalidSession => {
+                "Сессия истекла или вы вышли из системы. Войдите снова.".to_owned()
+            }
+            WebError::WrongPassword => "Неверный e-mail или пароль.".to_owned(),
+            WebError::Forbidden { message, .. } => message.clone(),
+            WebError::TooManyRequests { retry_after_secs } => format!(
+                "Слишком много неудачных попыток входа. Подождите {} мин и попробуйте снова.",
+                retry_after_secs.div_ceil(60).max(1)
+            ),
             WebError::BadRequest { message, .. } | WebError::Invalid { message, .. } => {
                 message.clone()
             }
@@ -273,6 +303,11 @@ impl IntoResponse for WebError {
             detail: self.detail(),
         };
         let mut response = (status, Json(body)).into_response();
+        if let WebError::TooManyRequests { retry_after_secs } = &self
+            && let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
+        }
         if status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()

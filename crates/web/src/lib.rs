@@ -29,6 +29,9 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod openapi;
+pub mod session;
+pub mod ui;
 
 pub use auth::{Operator, add_user, create_api_key};
 pub use error::WebError;
@@ -44,6 +47,8 @@ pub struct AppState {
     /// open, and the token check shares its per-token rate budgets.
     engine: Option<Arc<Engine>>,
     wb_check_timeout: Duration,
+    /// Failed logins per (e-mail, IP), shared by every request of this process.
+    login_throttle: Arc<session::LoginThrottle>,
 }
 
 impl AppState {
@@ -52,6 +57,7 @@ impl AppState {
             store,
             engine,
             wb_check_timeout: DEFAULT_WB_CHECK_TIMEOUT,
+            login_throttle: Arc::default(),
         }
     }
 
@@ -59,6 +65,16 @@ impl AppState {
     pub fn with_wb_check_timeout(mut self, timeout: Duration) -> Self {
         self.wb_check_timeout = timeout;
         self
+    }
+
+    /// The same state with another login throttle (tests use a small one).
+    pub fn with_login_throttle(mut self, throttle: session::LoginThrottle) -> Self {
+        self.login_throttle = Arc::new(throttle);
+        self
+    }
+
+    pub fn login_throttle(&self) -> &session::LoginThrottle {
+        &self.login_throttle
     }
 
     pub fn store(&self) -> &Store {
@@ -81,6 +97,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api::router())
         .merge(health::router())
+        .merge(session::router())
+        .merge(api::stream::router())
+        .merge(ui::router())
+        .merge(openapi::router())
         .fallback(not_found)
         .layer(axum::middleware::from_fn(error::log_errors))
         .with_state(state)
@@ -98,7 +118,11 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    // The peer address feeds login throttling (per e-mail and IP).
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

@@ -1,6 +1,7 @@
 //! Integration tests of the store, each run on SQLite and on PostgreSQL (see `support`).
 
 mod attachments;
+mod sessions;
 mod support;
 
 use domain::{
@@ -131,6 +132,7 @@ both_backends!(
     platform_messages_and_attachments,
     ingest_rejects_unknown_accounts,
     large_pages_span_statement_chunks,
+    search_finds_names_and_message_text,
 );
 both_backends!(
     #[ignore = "benchmark; run explicitly with --ignored --nocapture"]
@@ -1004,4 +1006,110 @@ async fn sqlite_in_memory_and_nested_directories() {
     assert!(dir.path().join("a/b/agentiq.db").exists());
     let bad = Store::open("mysql://localhost/x", key()).await;
     assert!(matches!(bad, Err(StoreError::Config(_))), "{bad:?}");
+}
+
+async fn search_finds_names_and_message_text(db: TestDb) {
+    let store = db.store().await;
+    let (ws, account) = fixture(&store).await;
+    let named = |chat, event: &str, ts, text: &str, name: &str| NewMessage {
+        client_name: Some(name.to_owned()),
+        ..new_chat_ev(chat, event, ts, text)
+    };
+    store
+        .ingest_page(
+            account,
+            &page(
+                vec![
+                    named(1, "s1", 1_000, "Где мой заказ?", "Иван Петров"),
+                    named(2, "s2", 1_100, "Размер M подойдёт?", "Мария"),
+                    NewMessage {
+                        client_name: None,
+                        ..ev(
+                            2,
+                            "s3",
+                            Sender::Seller,
+                            1_200,
+                            "Да, ПОДОЙДЁТ. Скидка 50%_off",
+                        )
+                    },
+                    NewMessage {
+                        client_name: None,
+                        ..ev(2, "s4", Sender::Client, 1_300, "Спасибо")
+                    },
+                    named(3, "s5", 1_400, "Return please", "John SMITH"),
+                ],
+                1_401,
+            ),
+        )
+        .await
+        .must("ingest");
+    let ws_b = store.create_workspace("B").await.must("ws b");
+
+    let find = |ws, q: &str| {
+        let store = store.clone();
+        let filter = ChatFilter {
+            search: Some(q.to_owned()),
+            ..ChatFilter::default()
+        };
+        async move {
+            let mut names: Vec<String> = store
+                .list_chats(ws, &filter)
+                .await
+                .must("search")
+                .into_iter()
+                .map(|c| c.client_name.unwrap_or_default())
+                .collect();
+            names.sort();
+            names
+        }
+    };
+    // Buyer names, ignoring case, Cyrillic included.
+    assert_eq!(find(ws, "иван").await, ["Иван Петров"]);
+    assert_eq!(find(ws, "ИВАН ПЕТРОВ").await, ["Иван Петров"]);
+    assert_eq!(find(ws, "иван петров").await, ["Иван Петров"]);
+    assert_eq!(find(ws, "smith").await, ["John SMITH"]);
+    assert_eq!(find(ws, "jOhN").await, ["John SMITH"]);
+    // Any message of the chat, not only the last one, and the seller's too.
+    assert_eq!(find(ws, "подойдёт").await, ["Мария"]);
+    assert_eq!(find(ws, "Размер m").await, ["Мария"]);
+    assert_eq!(find(ws, "гДЕ МОЙ").await, ["Иван Петров"]);
+    assert_eq!(find(ws, "где мой").await, ["Иван Петров"]);
+    assert_eq!(find(ws, "RETURN").await, ["John SMITH"]);
+    // LIKE metacharacters are literal.
+    assert_eq!(find(ws, "50%_").await, ["Мария"]);
+    assert!(find(ws, "5_%").await.is_empty());
+    assert!(find(ws, "%").await.is_empty());
+    assert!(find(ws, "_").await.is_empty());
+    // Blank is no search; nothing leaks across workspaces.
+    assert_eq!(find(ws, "  ").await.len(), 3);
+    assert!(find(ws_b, "иван").await.is_empty());
+    // Combined with the other filters and the order.
+    store
+        .mark_read(ws, only_by_name(&store, ws, "Мария").await)
+        .await
+        .must("read");
+    let filter = ChatFilter {
+        search: Some("о".to_owned()),
+        unread_only: true,
+        ..ChatFilter::default()
+    };
+    let names: Vec<_> = store
+        .list_chats(ws, &filter)
+        .await
+        .must("unread search")
+        .into_iter()
+        .map(|c| c.client_name.unwrap_or_default())
+        .collect();
+    assert_eq!(names, ["Иван Петров"]);
+}
+
+async fn only_by_name(store: &Store, ws: WorkspaceId, name: &str) -> domain::ChatRowId {
+    store
+        .list_chats(ws, &ChatFilter::default())
+        .await
+        .must("chats")
+        .into_iter()
+        .find(|c| c.client_name.as_deref() == Some(name))
+        .expect("chat by name")
+        .id
 }

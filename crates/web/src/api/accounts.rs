@@ -14,6 +14,7 @@ use axum::{Json, Router};
 use domain::{AccountId, Marketplace};
 use serde::{Deserialize, Serialize};
 use store::{Account, Secret};
+use utoipa::ToSchema;
 use wb::{ApiToken, Client, ClientConfig, RateBudget, RetryConfig, WbError};
 
 use crate::error::WebError;
@@ -30,26 +31,33 @@ pub fn router() -> Router<AppState> {
 }
 
 /// `POST /api/v1/accounts` body. The token is deliberately not `Debug`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct CreateAccount {
+pub(crate) struct CreateAccount {
+    /// Only `wildberries`.
     marketplace: String,
     name: String,
+    /// WB API token with the «Чат с покупателями» category; checked with WB first.
     token: String,
+    /// Another base URL for the WB API (a sandbox); absent for WB itself.
     #[serde(default)]
     api_base_url: Option<String>,
 }
 
 /// An account as the API shows it: everything but the token.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AccountJson {
+    #[schema(value_type = i64)]
     pub id: AccountId,
+    /// `wildberries`.
+    #[schema(value_type = String)]
     pub marketplace: &'static str,
     pub name: String,
     /// `null` for WB's production API.
     pub api_base_url: Option<String>,
     /// `active | token_invalid | rate_limited | error`.
+    #[schema(value_type = String)]
     pub state: &'static str,
     pub last_error: Option<String>,
     /// Unix ms of the last successful poll.
@@ -74,7 +82,16 @@ impl From<Account> for AccountJson {
 }
 
 /// `GET /api/v1/accounts` → the workspace's accounts, oldest first.
-async fn list(
+#[utoipa::path(
+    get,
+    path = "/api/v1/accounts",
+    tag = "accounts",
+    responses(
+        (status = 200, description = "The workspace's accounts, oldest first", body = Vec<AccountJson>),
+        (status = 401, description = "No or an invalid API key", body = crate::openapi::ErrorJson),
+    )
+)]
+pub(crate) async fn list(
     State(state): State<AppState>,
     op: Operator,
 ) -> Result<Json<Vec<AccountJson>>, WebError> {
@@ -83,7 +100,19 @@ async fn list(
 }
 
 /// `GET /api/v1/accounts/{id}` → one account of the workspace (404 for another's).
-async fn show(
+#[utoipa::path(
+    get,
+    path = "/api/v1/accounts/{id}",
+    tag = "accounts",
+    params(("id" = i64, Path, description = "Account id")),
+    responses(
+        (status = 200, description = "The account", body = AccountJson),
+        (status = 400, description = "A malformed id or query", body = crate::openapi::ErrorJson),
+        (status = 401, description = "No or an invalid API key", body = crate::openapi::ErrorJson),
+        (status = 404, description = "No such account in this workspace (also for ids of other workspaces)", body = crate::openapi::ErrorJson),
+    )
+)]
+pub(crate) async fn show(
     State(state): State<AppState>,
     op: Operator,
     AppPath(id): AppPath<String>,
@@ -94,7 +123,22 @@ async fn show(
 }
 
 /// `POST /api/v1/accounts` → 201 with the account, after WB accepted the token.
-async fn create(
+#[utoipa::path(
+    post,
+    path = "/api/v1/accounts",
+    tag = "accounts",
+    request_body = CreateAccount,
+    responses(
+        (status = 201, description = "Connected: WB accepted the token", body = AccountJson),
+        (status = 400, description = "Malformed JSON", body = crate::openapi::ErrorJson),
+        (status = 401, description = "No or an invalid API key", body = crate::openapi::ErrorJson),
+        (status = 409, description = "Already connected", body = crate::openapi::ErrorJson),
+        (status = 415, description = "Not JSON", body = crate::openapi::ErrorJson),
+        (status = 422, description = "Invalid fields, or WB refused the token (`token_rejected`)", body = crate::openapi::ErrorJson),
+        (status = 502, description = "WB could not be asked", body = crate::openapi::ErrorJson),
+    )
+)]
+pub(crate) async fn create(
     State(state): State<AppState>,
     op: Operator,
     AppJson(body): AppJson<CreateAccount>,

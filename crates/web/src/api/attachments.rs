@@ -32,7 +32,26 @@ pub fn router() -> Router<AppState> {
 }
 
 /// `GET /api/v1/attachments/{id}`.
-async fn download(
+#[utoipa::path(
+    get,
+    path = "/api/v1/attachments/{id}",
+    tag = "attachments",
+    params(
+        ("id" = i64, Path, description = "Attachment id (`attachments[].id` in the messages)"),
+        ("If-None-Match" = Option<String>, Header, description = "The ETag of a cached copy"),
+    ),
+    responses(
+        (status = 200, description = "The file's bytes, with its Content-Type; images inline, other files as a download"),
+        (status = 202, description = "WB still moderates the file; retry after `retryAfter` seconds", body = crate::openapi::AttachmentPendingJson),
+        (status = 304, description = "Not modified (If-None-Match)"),
+        (status = 451, description = "Blocked by WB's moderation", body = crate::openapi::ErrorJson),
+        (status = 502, description = "WB could not be asked", body = crate::openapi::ErrorJson),
+        (status = 400, description = "A malformed id", body = crate::openapi::ErrorJson),
+        (status = 401, description = "No or an invalid API key", body = crate::openapi::ErrorJson),
+        (status = 404, description = "No such attachment in this workspace (also for ids of other workspaces)", body = crate::openapi::ErrorJson),
+    )
+)]
+pub(crate) async fn download(
     State(state): State<AppState>,
     op: Operator,
     headers: HeaderMap,

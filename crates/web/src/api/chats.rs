@@ -11,6 +11,7 @@ use axum::{Json, Router};
 use domain::{AccountId, AttachmentRowId, ChatRowId, MessageRowId};
 use serde::{Deserialize, Serialize};
 use store::{Attachment, Chat, ChatFilter, Message};
+use utoipa::ToSchema;
 
 use crate::api::accounts::parse_account_id;
 use crate::error::WebError;
@@ -21,6 +22,8 @@ use crate::{AppState, Operator};
 pub const DEFAULT_LIMIT: u32 = 50;
 /// Largest `limit` accepted.
 pub const MAX_LIMIT: u32 = 200;
+/// Longest search text (`q`), in characters.
+pub const MAX_SEARCH_CHARS: usize = 200;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -40,11 +43,12 @@ pub fn router() -> Router<AppState> {
 /// value gets its own message.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ListQuery {
+pub(crate) struct ListQuery {
     account_id: Option<String>,
     filter: Option<String>,
     limit: Option<String>,
     cursor: Option<String>,
+    q: Option<String>,
 }
 
 /// Which chats to list.
@@ -71,7 +75,7 @@ impl Filter {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChatListJson {
     pub chats: Vec<ChatJson>,
@@ -79,11 +83,13 @@ pub struct ChatListJson {
     pub next_cursor: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChatJson {
     /// Our id: the `{id}` of `/api/v1/chats/{id}/…`.
+    #[schema(value_type = i64)]
     pub id: ChatRowId,
+    #[schema(value_type = i64)]
     pub account_id: AccountId,
     /// WB's chat id.
     pub chat_id: String,
@@ -95,7 +101,7 @@ pub struct ChatJson {
     pub replyable: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GoodCardJson {
     pub nm_id: Option<i64>,
@@ -105,7 +111,7 @@ pub struct GoodCardJson {
     pub size: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct LastMessageJson {
     pub text: String,
     /// Unix ms.
@@ -141,7 +147,7 @@ impl From<Chat> for ChatJson {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct MessagesJson {
     pub messages: Vec<MessageJson>,
     /// Replies in the outbox not yet seen back from WB (queued, sending, unknown, failed, or
@@ -149,13 +155,15 @@ pub struct MessagesJson {
     pending: Vec<super::replies::OutboxJson>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageJson {
+    #[schema(value_type = i64)]
     pub id: MessageRowId,
     /// WB's event id.
     pub event_id: String,
     /// `client | seller | wb`.
+    #[schema(value_type = String)]
     pub sender: &'static str,
     /// Where it was written (`seller-portal`, `seller-public-api`, `rusite`, `ios`, …).
     pub source: String,
@@ -167,12 +175,14 @@ pub struct MessageJson {
     pub attachments: Vec<AttachmentJson>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AttachmentJson {
     /// Our id: the `{id}` of `/api/v1/attachments/{id}`, which serves the bytes.
+    #[schema(value_type = Option<i64>)]
     pub id: Option<AttachmentRowId>,
     /// `image | file`.
+    #[schema(value_type = String)]
     pub kind: &'static str,
     pub download_id: Option<String>,
     pub name: Option<String>,
@@ -219,7 +229,26 @@ impl From<Message> for MessageJson {
 /// Ordered by latest activity, newest first (urgency ordering arrives with triage; `urgent`
 /// lists the same as `all` until then). Pages are offset-based: a chat whose activity moves it
 /// to the top between two pages may be seen twice or skipped once; the live stream covers that.
-async fn list(
+/// `q` searches the buyer's name and every message of the chat, ignoring case.
+#[utoipa::path(
+    get,
+    path = "/api/v1/chats",
+    tag = "chats",
+    params(
+        ("accountId" = Option<i64>, Query, description = "Only this account's chats"),
+        ("filter" = Option<String>, Query, description = "`all` (default), `unread` or `urgent`"),
+        ("limit" = Option<u32>, Query, description = "Page size, 1..=200 (default 50)"),
+        ("cursor" = Option<String>, Query, description = "`nextCursor` of the previous page"),
+        ("q" = Option<String>, Query, description = "Search text (buyer name or any message), at most 200 characters; case is ignored"),
+    ),
+    responses(
+        (status = 200, description = "One page of chats, latest activity first", body = ChatListJson),
+        (status = 400, description = "A bad query parameter", body = crate::openapi::ErrorJson),
+        (status = 401, description = "No or an invalid API key", body = crate::openapi::ErrorJson),
+        (status = 404, description = "No such account in this workspace (also for ids of other workspaces)", body = crate::openapi::ErrorJson),
+    )
+)]
+pub(crate) async fn list(
     State(state): State<AppState>,
     op: Operator,
     AppQuery(q): AppQuery<ListQuery>,
@@ -251,6 +280,16 @@ async fn list(
             Some(id)
         }
     };
+    let search = match q.q.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(raw) if raw.chars().count() > MAX_SEARCH_CHARS => {
+            return Err(WebError::bad_request(
+                "invalid_q",
+                format!("Строка поиска q должна быть не длиннее {MAX_SEARCH_CHARS} символов."),
+            ));
+        }
+        Some(raw) => Some(raw.to_owned()),
+    };
     // One extra row tells whether another page exists.
     let mut chats = state
         .store
@@ -259,6 +298,7 @@ async fn list(
             &ChatFilter {
                 account,
                 unread_only: filter == Filter::Unread,
+                search,
                 limit: limit + 1,
                 offset,
             },
@@ -274,7 +314,19 @@ async fn list(
 }
 
 /// `GET /api/v1/chats/{id}/messages` → every message of the chat, oldest first.
-async fn messages(
+#[utoipa::path(
+    get,
+    path = "/api/v1/chats/{id}/messages",
+    tag = "chats",
+    params(("id" = i64, Path, description = "Chat id")),
+    responses(
+        (status = 200, description = "The chat's messages, oldest first, and its pending replies", body = MessagesJson),
+        (status = 400, description = "A malformed id", body = crate::openapi::ErrorJson),
+        (status = 401, description = "No or an invalid API key", body = crate::openapi::ErrorJson),
+        (status = 404, description = "No such chat in this workspace (also for ids of other workspaces)", body = crate::openapi::ErrorJson),
+    )
+)]
+pub(crate) async fn messages(
     State(state): State<AppState>,
     op: Operator,
     AppPath(id): AppPath<String>,
@@ -293,7 +345,19 @@ async fn messages(
 }
 
 /// `POST /api/v1/chats/{id}/read` → 204; the chat's unread count becomes 0.
-async fn mark_read(
+#[utoipa::path(
+    post,
+    path = "/api/v1/chats/{id}/read",
+    tag = "chats",
+    params(("id" = i64, Path, description = "Chat id")),
+    responses(
+        (status = 204, description = "Marked read"),
+        (status = 400, description = "A malformed id", body = crate::openapi::ErrorJson),
+        (status = 401, description = "No or an invalid API key", body = crate::openapi::ErrorJson),
+        (status = 404, description = "No such chat in this workspace (also for ids of other workspaces)", body = crate::openapi::ErrorJson),
+    )
+)]
+pub(crate) async fn mark_read(
     State(state): State<AppState>,
     op: Operator,
     AppPath(id): AppPath<String>,

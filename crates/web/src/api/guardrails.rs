@@ -21,6 +21,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use domain::guardrails::{self, MAX_TEXT_CHARS, Violation, ViolationKind};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::error::WebError;
 use crate::extract::AppJson;
@@ -30,12 +31,13 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/v1/guardrails/check", post(check))
 }
 
-#[derive(Debug, Deserialize)]
-struct CheckBody {
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct CheckBody {
+    /// The draft reply.
     text: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CheckJson {
     pub violations: Vec<ViolationJson>,
     /// Unicode characters in the text.
@@ -45,8 +47,10 @@ pub struct CheckJson {
 }
 
 /// One violation as the API shows it; offsets in UTF-16 code units.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct ViolationJson {
+    /// What is wrong (`url`, `email`, `phone`, `messenger`, `too_long`, `empty`, …).
+    #[schema(value_type = String)]
     pub kind: ViolationKind,
     pub start: usize,
     pub end: usize,
@@ -79,7 +83,20 @@ pub fn violations_json(text: &str, violations: &[Violation]) -> Vec<ViolationJso
 }
 
 /// `POST /api/v1/guardrails/check` → 200 with what would stop this text from being sent.
-async fn check(
+#[utoipa::path(
+    post,
+    path = "/api/v1/guardrails/check",
+    tag = "guardrails",
+    request_body = CheckBody,
+    responses(
+        (status = 200, description = "The violations (an empty list when the text may be sent)", body = CheckJson),
+        (status = 400, description = "Malformed JSON", body = crate::openapi::ErrorJson),
+        (status = 401, description = "No or an invalid API key", body = crate::openapi::ErrorJson),
+        (status = 415, description = "Not JSON", body = crate::openapi::ErrorJson),
+        (status = 422, description = "No `text`", body = crate::openapi::ErrorJson),
+    )
+)]
+pub(crate) async fn check(
     _op: Operator,
     AppJson(body): AppJson<CheckBody>,
 ) -> Result<Json<CheckJson>, WebError> {

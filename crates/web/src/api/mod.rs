@@ -15,6 +15,7 @@ pub mod attachments;
 pub mod chats;
 pub mod guardrails;
 pub mod replies;
+pub mod stream;
 
 /// Every `/api/v1` route.
 pub fn router() -> Router<AppState> {

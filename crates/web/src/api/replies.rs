@@ -11,6 +11,7 @@ use domain::guardrails::{self, Violation};
 use domain::{ChatRowId, OutboxId};
 use serde::{Deserialize, Serialize};
 use store::{OutboxEntry, OutboxFile};
+use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::auth::Operator;
@@ -30,12 +31,13 @@ pub fn router() -> Router<AppState> {
 }
 
 /// A reply's state, as `GET /api/v1/outbox/{id}` and the send route answer it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OutboxJson {
     pub id: i64,
     pub chat_id: i64,
     /// `queued | sending | sent | failed | unknown`.
+    #[schema(value_type = String)]
     pub state: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -67,8 +69,10 @@ impl From<OutboxEntry> for OutboxJson {
 
 /// One guardrail violation; `start`/`end` are UTF-16 offsets into the text (as JavaScript
 /// counts), `file` the index of an offending file.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ReplyViolationJson)]
 pub struct ViolationJson {
+    #[schema(value_type = String)]
     pub kind: &'static str,
     pub start: usize,
     pub end: usize,
@@ -93,9 +97,9 @@ pub fn violations_json(text: &str, violations: &[Violation]) -> Vec<ViolationJso
         .collect()
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct TextReply {
+pub(crate) struct TextReply {
     text: String,
 }
 
@@ -202,6 +206,28 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, WebError> {
 /// `POST /api/v1/chats/{id}/messages` → 202 `{"id","state",…}`; guardrail violations → 422
 /// `{"violations":[…]}`; a repeated `Idempotency-Key` answers the first reply (200) and
 /// creates nothing.
+#[utoipa::path(
+    post,
+    path = "/api/v1/chats/{id}/messages",
+    tag = "replies",
+    params(
+        ("id" = i64, Path, description = "Chat id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe key: a repeated key answers the first reply (200) and queues nothing"),
+    ),
+    request_body(
+        content = TextReply,
+        description = "JSON `{\"text\"}`, or `multipart/form-data` with a `text` field and `file` parts (JPEG, PNG, PDF; up to 5 MB each, 30 MB together)",
+    ),
+    responses(
+        (status = 202, description = "Queued in the outbox", body = OutboxJson),
+        (status = 200, description = "The reply already queued with this Idempotency-Key", body = OutboxJson),
+        (status = 422, description = "The reply breaks the guardrails; nothing was queued", body = crate::openapi::GuardrailsRejectionJson),
+        (status = 400, description = "A malformed id, body or Idempotency-Key", body = crate::openapi::ErrorJson),
+        (status = 401, description = "No or an invalid API key", body = crate::openapi::ErrorJson),
+        (status = 404, description = "No such chat in this workspace (also for ids of other workspaces)", body = crate::openapi::ErrorJson),
+        (status = 415, description = "Neither JSON nor multipart", body = crate::openapi::ErrorJson),
+    )
+)]
 pub async fn send(
     State(state): State<AppState>,
     op: Operator,
@@ -263,7 +289,19 @@ fn parse_outbox_id(raw: &str) -> Result<OutboxId, WebError> {
 }
 
 /// `GET /api/v1/outbox/{id}`.
-async fn status(
+#[utoipa::path(
+    get,
+    path = "/api/v1/outbox/{id}",
+    tag = "replies",
+    params(("id" = i64, Path, description = "Outbox id (the `id` the send route answered)")),
+    responses(
+        (status = 200, description = "Where the reply stands", body = OutboxJson),
+        (status = 400, description = "A malformed id", body = crate::openapi::ErrorJson),
+        (status = 401, description = "No or an invalid API key", body = crate::openapi::ErrorJson),
+        (status = 404, description = "No such reply in this workspace (also for ids of other workspaces)", body = crate::openapi::ErrorJson),
+    )
+)]
+pub(crate) async fn status(
     State(state): State<AppState>,
     op: Operator,
     AppPath(id): AppPath<String>,
@@ -275,7 +313,20 @@ async fn status(
 }
 
 /// `POST /api/v1/outbox/{id}/retry` → the reply queued again (only a `failed` one).
-async fn retry(
+#[utoipa::path(
+    post,
+    path = "/api/v1/outbox/{id}/retry",
+    tag = "replies",
+    params(("id" = i64, Path, description = "Outbox id")),
+    responses(
+        (status = 200, description = "Queued again", body = OutboxJson),
+        (status = 400, description = "A malformed id", body = crate::openapi::ErrorJson),
+        (status = 401, description = "No or an invalid API key", body = crate::openapi::ErrorJson),
+        (status = 404, description = "No such reply in this workspace (also for ids of other workspaces)", body = crate::openapi::ErrorJson),
+        (status = 409, description = "The reply is not `failed`", body = crate::openapi::ErrorJson),
+    )
+)]
+pub(crate) async fn retry(
     State(state): State<AppState>,
     op: Operator,
     AppPath(id): AppPath<String>,

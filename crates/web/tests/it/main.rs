@@ -17,6 +17,8 @@ use web::AppState;
 
 mod attachments;
 mod guardrails;
+mod isolation;
+mod openapi;
 
 const TOKEN_A: &str = "sandbox-token-a";
 const TOKEN_B: &str = "sandbox-token-b";
