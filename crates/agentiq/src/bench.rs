@@ -33,6 +33,8 @@ pub enum BenchCommand {
     Latency(LatencyArgs),
     /// Resident memory of `agentiq serve` syncing many accounts, once settled.
     Memory(MemoryArgs),
+    /// `GET /api/v1/chats` response times over a large inbox (SQLite, filled directly).
+    Inbox(InboxArgs),
 }
 
 #[derive(Debug, Args)]
@@ -87,11 +89,31 @@ pub struct MemoryArgs {
     pub traffic: f64,
 }
 
+#[derive(Debug, Args)]
+pub struct InboxArgs {
+    /// Chats in the workspace (spread over `--accounts`).
+    #[arg(long, default_value_t = 100_000)]
+    pub chats: usize,
+    /// Messages in all (about `messages / chats` per chat).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub messages: usize,
+    /// Seller accounts of the one workspace.
+    #[arg(long, default_value_t = 4)]
+    pub accounts: usize,
+    /// Timed requests per variant (the slow full-text variant runs a tenth of them).
+    #[arg(long, default_value_t = 500)]
+    pub requests: usize,
+    /// Every this many chats stays unread; the rest are marked read.
+    #[arg(long, default_value_t = 10)]
+    pub unread_every: usize,
+}
+
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Ingest(args) => ingest(args).await,
         BenchCommand::Latency(args) => latency(args).await,
         BenchCommand::Memory(args) => memory(args).await,
+        BenchCommand::Inbox(args) => inbox(args).await,
     }
 }
 
@@ -686,5 +708,383 @@ fn keep_log_hint(log: &Path) {
             .map(|t| t.lines().count())
             .unwrap_or(0);
         println!("serve logged {lines} line(s) to stderr (warnings and errors)");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// inbox
+
+/// Buyer names and message texts of the generated inbox (Russian, as WB's buyers write).
+const BUYERS: &[&str] = &[
+    "Анна",
+    "Мария",
+    "Елена",
+    "Ольга",
+    "Иван",
+    "Сергей",
+    "Дмитрий",
+    "Наталья",
+    "Алексей",
+    "Татьяна",
+    "Юлия",
+    "Павел",
+];
+const QUESTIONS: &[&str] = &[
+    "Здравствуйте! Где мой заказ? Уже неделю жду",
+    "Подскажите, какой размер взять при росте 170?",
+    "Пришёл товар с браком, шов разошёлся",
+    "Хочу оформить возврат, не подошёл размер",
+    "Когда будет поступление в другом цвете?",
+    "Спасибо, всё пришло, очень довольна",
+];
+const ANSWERS: &[&str] = &[
+    "Здравствуйте! Заказ передан в доставку, статус обновится в течение дня.",
+    "Рекомендуем размер M, таблица размеров есть в карточке товара.",
+    "Приносим извинения! Оформите возврат в личном кабинете, мы вернём деньги.",
+    "Поступление ожидается на следующей неделе.",
+];
+
+async fn inbox(args: InboxArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.chats > 0 && args.accounts > 0,
+        "--chats and --accounts must be positive"
+    );
+    anyhow::ensure!(
+        args.messages >= args.chats,
+        "--messages must be at least --chats"
+    );
+    anyhow::ensure!(args.requests > 0, "--requests must be positive");
+    let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let url = format!("sqlite://{}", dir.path().join("inbox.db").display());
+    let store = Store::open(&url, SecretKey::from_bytes(rand::random()))
+        .await
+        .with_context(|| format!("cannot open {url}"))?;
+    let (_, ws, key) = web::add_user(
+        &store,
+        "bench@agentiq.local",
+        "bench-password",
+        Some("Bench"),
+        true,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("cannot add the bench operator: {e}"))?;
+    let key = key.context("no API key")?;
+    let mut accounts = Vec::new();
+    for i in 0..args.accounts {
+        accounts.push(
+            store
+                .create_account(
+                    ws,
+                    &format!("Seller {:02}", i + 1),
+                    &Secret::new(format!("t{i}")),
+                    None,
+                )
+                .await?,
+        );
+    }
+    println!(
+        "bench inbox: {} chats, {} messages, {} accounts of one workspace, SQLite, {}",
+        args.chats,
+        args.messages,
+        args.accounts,
+        machine()
+    );
+
+    // Fill: each chat gets its messages in one run (first a new-chat event with the buyer's
+    // name and a reply sign), pages of ~500 events per account.
+    let started = Instant::now();
+    let per_chat = args.messages / args.chats;
+    let extra = args.messages % args.chats;
+    let now = now_ms();
+    let mut rng = rand::rng();
+    let mut pages = 0usize;
+    let mut stored = 0u64;
+    let mut buffers: Vec<Vec<store::NewMessage>> = vec![Vec::new(); accounts.len()];
+    let mut cursors = vec![0i64; accounts.len()];
+    for c in 0..args.chats {
+        let a = c % accounts.len();
+        let n = per_chat + usize::from(c < extra);
+        let chat_id = domain::ChatId::parse(format!(
+            "1:{:08x}-bench-{c}",
+            c * 2_654_435_761 % 0xffff_ffff
+        ))?;
+        let buyer = format!("{} {}", BUYERS[c % BUYERS.len()], 10_000 + c);
+        // Last activity spread over 90 days; messages a few minutes apart.
+        let last = now - rng.random_range(0..90 * 86_400_000_i64);
+        for i in 0..n {
+            let at = last - (n - 1 - i) as i64 * 180_000;
+            let buyer_turn = i % 2 == 0;
+            let text = if buyer_turn {
+                QUESTIONS[(c + i) % QUESTIONS.len()]
+            } else {
+                ANSWERS[(c + i) % ANSWERS.len()]
+            };
+            buffers[a].push(store::NewMessage {
+                chat_id: chat_id.clone(),
+                event_id: domain::EventId::parse(format!("bench-{c}-{i}"))?,
+                sender: if buyer_turn {
+                    Sender::Client
+                } else {
+                    Sender::Seller
+                },
+                source: if buyer_turn {
+                    "android"
+                } else {
+                    "seller-portal"
+                }
+                .to_owned(),
+                text: format!("{text} (заказ {})", 1_000_000 + c),
+                add_timestamp_ms: at,
+                is_new_chat: i == 0,
+                reply_sign: (i == 0)
+                    .then(|| {
+                        domain::ReplySign::parse(format!(
+                            "{}:{}",
+                            chat_id.as_str(),
+                            "ab".repeat(32)
+                        ))
+                    })
+                    .transpose()?,
+                client_name: buyer_turn.then(|| buyer.clone()),
+                good_card: None,
+                attachments: Vec::new(),
+            });
+        }
+        if buffers[a].len() >= 500 || c + accounts.len() >= args.chats {
+            let events = std::mem::take(&mut buffers[a]);
+            if events.is_empty() {
+                continue;
+            }
+            cursors[a] += 1;
+            let outcome = store
+                .ingest_page(
+                    accounts[a],
+                    &store::IngestPage {
+                        events,
+                        next_cursor: cursors[a],
+                    },
+                )
+                .await?;
+            stored += outcome.inserted;
+            pages += 1;
+            if pages.is_multiple_of(200) {
+                println!(
+                    "  filled {stored} messages in {:.0} s",
+                    started.elapsed().as_secs_f64()
+                );
+            }
+        }
+    }
+    for (a, events) in buffers.into_iter().enumerate() {
+        if !events.is_empty() {
+            cursors[a] += 1;
+            stored += store
+                .ingest_page(
+                    accounts[a],
+                    &store::IngestPage {
+                        events,
+                        next_cursor: cursors[a],
+                    },
+                )
+                .await?
+                .inserted;
+        }
+    }
+    // Most chats were answered and read; every `unread_every`-th still waits.
+    let mut conn = sqlx::SqliteConnection::connect(&url).await?;
+    let every = i64::try_from(args.unread_every.max(1))?;
+    sqlx::query(
+        "UPDATE chats SET unread_count = 0, last_read_at = last_message_at WHERE id % $1 != 0",
+    )
+    .bind(every)
+    .execute(&mut conn)
+    .await?;
+    sqlx::query("ANALYZE").execute(&mut conn).await?;
+    let total_chats = store
+        .list_chats(
+            ws,
+            &ChatFilter {
+                limit: 1,
+                ..ChatFilter::default()
+            },
+        )
+        .await?
+        .len();
+    anyhow::ensure!(total_chats == 1, "no chats were stored");
+    println!(
+        "filled {stored} messages into {} chats in {:.1} s ({pages} pages)",
+        args.chats,
+        started.elapsed().as_secs_f64()
+    );
+
+    // Serve the real router on loopback and time requests over one keep-alive connection.
+    let listener = tokio::net::TcpListener::bind(loopback()).await?;
+    let addr = listener.local_addr()?;
+    let cancel = CancellationToken::new();
+    let stop = cancel.clone();
+    let server = tokio::spawn(web::serve(
+        listener,
+        web::AppState::new(store.clone(), None),
+        async move { stop.cancelled().await },
+    ));
+    let mut client = HttpClient::connect(addr, &key).await?;
+    // One chat's buyer: a search that must look at every chat and message.
+    let rare_chat = args.chats / 2 + 7;
+    let rare = format!(
+        "{} {}",
+        BUYERS[rare_chat % BUYERS.len()].to_lowercase(),
+        10_000 + rare_chat
+    );
+    let variants: Vec<(String, String, usize)> = vec![
+        ("all".into(), "/api/v1/chats?limit=50".into(), args.requests),
+        (
+            "all, 2nd page".into(),
+            "/api/v1/chats?limit=50&cursor=o50".into(),
+            args.requests,
+        ),
+        (
+            "unread".into(),
+            "/api/v1/chats?limit=50&filter=unread".into(),
+            args.requests,
+        ),
+        (
+            "one account".into(),
+            format!("/api/v1/chats?limit=50&accountId={}", accounts[0]),
+            args.requests,
+        ),
+        (
+            "q=common word".into(),
+            format!("/api/v1/chats?limit=50&q={}", percent("возврат")),
+            args.requests,
+        ),
+        (
+            "q=buyer name, one chat".into(),
+            format!("/api/v1/chats?limit=50&q={}", percent(&rare)),
+            (args.requests / 10).max(5),
+        ),
+    ];
+    println!(
+        "{:<24} {:>6} {:>9} {:>9} {:>9}  chats",
+        "variant", "n", "p50 ms", "p99 ms", "max ms"
+    );
+    let mut worst_p99 = 0.0f64;
+    for (name, path, n) in &variants {
+        // One warm-up request, then the timed ones.
+        let (_, body) = client.get(path).await?;
+        let shown = serde_count_chats(&body);
+        let mut times = Vec::with_capacity(*n);
+        for _ in 0..*n {
+            let t = Instant::now();
+            let (status, _) = client.get(path).await?;
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+            anyhow::ensure!(status == 200, "{path} answered {status}");
+        }
+        times.sort_by(f64::total_cmp);
+        let p99 = percentile(&times, 99.0);
+        if !name.starts_with("q=") {
+            worst_p99 = worst_p99.max(p99);
+        }
+        println!(
+            "{:<24} {:>6} {:>9.2} {:>9.2} {:>9.2}  {shown}",
+            name,
+            n,
+            percentile(&times, 50.0),
+            p99,
+            times.last().copied().unwrap_or(f64::NAN)
+        );
+    }
+    println!(
+        "goal: p99 <= 20 ms for the list (all, unread, one account): worst p99 {worst_p99:.2} ms"
+    );
+
+    let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(
+        "EXPLAIN QUERY PLAN SELECT id FROM chats WHERE workspace_id = $1 \
+         AND ($2 IS NULL OR account_id = $2) AND (NOT $3 OR unread_count > 0) \
+         ORDER BY COALESCE(last_message_at, first_seen_at) DESC, id DESC LIMIT 51 OFFSET 0",
+    )
+    .bind(ws.get())
+    .bind(None::<i64>)
+    .bind(false)
+    .fetch_all(&mut conn)
+    .await?;
+    println!(
+        "query plan of the list: {}",
+        plan.iter()
+            .map(|p| p.3.as_str())
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
+    conn.close().await.ok();
+    cancel.cancel();
+    server.await??;
+    Ok(())
+}
+
+/// `%XX` for everything but unreserved ASCII.
+fn percent(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// How many chats a `/api/v1/chats` answer holds (counted by their `"chatId"` keys).
+fn serde_count_chats(body: &[u8]) -> usize {
+    String::from_utf8_lossy(body).matches("\"chatId\"").count()
+}
+
+/// A minimal HTTP/1.1 keep-alive client for GETs with a bearer key: enough to time the API
+/// without a client library's overhead in the figures.
+struct HttpClient {
+    stream: tokio::io::BufReader<tokio::net::TcpStream>,
+    auth: String,
+}
+
+impl HttpClient {
+    async fn connect(addr: SocketAddr, key: &str) -> anyhow::Result<Self> {
+        let stream = tokio::net::TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        Ok(Self {
+            stream: tokio::io::BufReader::new(stream),
+            auth: format!("Bearer {key}"),
+        })
+    }
+
+    async fn get(&mut self, path: &str) -> anyhow::Result<(u16, Vec<u8>)> {
+        use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: {}\r\n\r\n",
+            self.auth
+        );
+        self.stream.get_mut().write_all(request.as_bytes()).await?;
+        let mut line = String::new();
+        self.stream.read_line(&mut line).await?;
+        let status: u16 = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .with_context(|| format!("bad status line {line:?}"))?;
+        let mut length = 0usize;
+        loop {
+            line.clear();
+            self.stream.read_line(&mut line).await?;
+            let header = line.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse()?;
+            }
+        }
+        let mut body = vec![0; length];
+        self.stream.read_exact(&mut body).await?;
+        Ok((status, body))
     }
 }

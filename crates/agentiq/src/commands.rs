@@ -247,8 +247,9 @@ pub async fn demo(
     let addr = listener.local_addr()?;
     let key = api_key.unwrap_or_default();
     println!("AgentIQ Chat Center — демо");
-    println!("  API:        http://{addr}/api/v1/chats");
+    println!("  интерфейс:  http://{addr}/inbox");
     println!("  вход:       {DEMO_EMAIL} / {DEMO_PASSWORD}");
+    println!("  API:        http://{addr}/api/v1/chats");
     println!("  API-ключ:   {key}");
     println!(
         "  WB sandbox: {} (2 продавца, покупатели пишут ~6 сообщений в минуту)",

@@ -489,8 +489,15 @@ impl Store {
                 entry.state
             )));
         }
-        self.requeue(id, now_ms(), "повтор по запросу оператора")
-            .await?;
+        // Straight from `failed` (which `requeue` does not accept: that one is the sender's).
+        self.set_outbox(
+            id,
+            &[OutboxState::Failed],
+            OutboxState::Queued,
+            Some("повтор по запросу оператора"),
+            Some(("next_attempt_at", now_ms())),
+        )
+        .await?;
         self.get_outbox(workspace, id).await
     }
 

@@ -210,8 +210,9 @@ impl WebError {
     /// What the operator reads, in Russian.
     pub fn message(&self) -> String {
         match self {
-            WebError::MissingCredentials => "Нужна авторизация: передайте заголовок \
-                 «Authorization: Bearer <API-ключ>» (ключ выдаёт «agentiq user add … --api-key»)."
+            WebError::MissingCredentials => "Нужна авторизация: войдите в систему или передайте \
+                 заголовок «Authorization: Bearer <API-ключ>» (ключ выдаёт \
+                 «agentiq user add … --api-key»)."
                 .to_owned(),
             WebError::InvalidApiKey => "API-ключ не подходит: он неверен или отозван. \
                  Проверьте ключ или создайте новый."

@@ -1,16 +1,18 @@
 //! The app's HTTP side of AgentIQ Chat Center.
 //!
-//! This crate owns the REST API under `/api/v1` (later also the Russian HTML inbox and the
-//! server-sent events stream), operator authentication ([`auth`]: API keys today, sessions
-//! later, always through the one [`Operator`] extractor), and the mapping of every failure to
-//! one JSON error shape ([`WebError`]). Every query it makes is scoped to the operator's
-//! workspace. It must not call WB, except the one live token check when an account is
+//! This crate owns the REST API under `/api/v1`, the Russian HTML UI for operators ([`ui`]) and
+//! the server-sent events stream (`/api/v1/stream`), operator authentication ([`auth`]: API
+//! keys and browser sessions ([`session`]), always through the one [`Operator`] extractor),
+//! and the mapping of every failure to one JSON error shape ([`WebError`]). Every query it
+//! makes is scoped to the operator's workspace. It must not call WB, except the one live token check when an account is
 //! connected (replies will go through the outbox and its sender), and it must not name `sqlx`:
 //! persistence is the `store` crate's API.
 //!
 //! # Layout
 //! * [`auth`] — API keys, password hashing, [`add_user`], the [`Operator`] extractor.
 //! * [`api`] — the JSON routes, one module per resource.
+//! * [`session`] — login/logout, the session cookie, CSRF, login throttling.
+//! * [`ui`] — the HTML pages (askama templates in `templates/`, our own JS/CSS in `static/`).
 //! * [`health`] — `/healthz`.
 //! * [`error`] — [`WebError`] and its `IntoResponse`.
 //! * [`extract`] — `Json`/`Query`/`Path` wrappers that reject in our error format.

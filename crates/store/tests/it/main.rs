@@ -1077,9 +1077,11 @@ async fn search_finds_names_and_message_text(db: TestDb) {
     assert_eq!(find(ws, "RETURN").await, ["John SMITH"]);
     // LIKE metacharacters are literal.
     assert_eq!(find(ws, "50%_").await, ["Мария"]);
+    assert_eq!(find(ws, "%").await, ["Мария"]);
+    assert_eq!(find(ws, "_").await, ["Мария"]);
     assert!(find(ws, "5_%").await.is_empty());
-    assert!(find(ws, "%").await.is_empty());
-    assert!(find(ws, "_").await.is_empty());
+    assert!(find(ws, "0_").await.is_empty());
+    assert!(find(ws, "ма%я").await.is_empty());
     // Blank is no search; nothing leaks across workspaces.
     assert_eq!(find(ws, "  ").await.len(), 3);
     assert!(find(ws_b, "иван").await.is_empty());

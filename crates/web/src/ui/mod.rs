@@ -31,7 +31,7 @@ use crate::session::session_of;
 
 mod view;
 
-use view::{AccountRow, ChatRow, FeedItem, age_label};
+use view::{AccountRow, ChatRow, FeedItem};
 
 /// How many chats the inbox shows (the newest by activity; paging comes with triage).
 pub const INBOX_LIMIT: u32 = 200;
@@ -524,6 +524,7 @@ fn sender_view(sender: Sender) -> (&'static str, &'static str) {
 
 #[cfg(test)]
 mod tests {
+    use super::view::age_label;
     use super::*;
 
     #[test]

@@ -16,9 +16,11 @@ use sync::{Engine, SyncConfig};
 use web::AppState;
 
 mod attachments;
+mod browser;
 mod guardrails;
 mod isolation;
 mod openapi;
+mod sessions;
 
 const TOKEN_A: &str = "sandbox-token-a";
 const TOKEN_B: &str = "sandbox-token-b";
