@@ -38,6 +38,9 @@ pub const SECURITY_SCHEME: &str = "bearer";
         crate::api::replies::retry,
         crate::api::guardrails::check,
         crate::api::attachments::download,
+        crate::api::stream::stream,
+        crate::session::login,
+        crate::session::logout,
     ),
     components(schemas(ErrorJson, GuardrailsRejectionJson, AttachmentPendingJson)),
     modifiers(&BearerApiKey),
@@ -48,6 +51,7 @@ pub const SECURITY_SCHEME: &str = "bearer";
         (name = "replies", description = "Replies through the outbox"),
         (name = "guardrails", description = "Checks of draft replies"),
         (name = "attachments", description = "Buyer files and images"),
+        (name = "session", description = "Operator login for the web UI (cookie + CSRF token)"),
         (name = "meta", description = "Health and this document"),
     )
 )]

@@ -125,15 +125,15 @@ impl LoginThrottle {
     }
 }
 
-#[derive(Deserialize)]
-struct LoginBody {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct LoginBody {
     email: String,
     password: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct LoginJson {
+pub(crate) struct LoginJson {
     csrf_token: String,
     email: String,
     /// Unix ms.
@@ -280,7 +280,22 @@ async fn dummy_hash() -> &'static str {
 }
 
 /// `POST /api/v1/session`.
-async fn login(State(state): State<AppState>, req: Request) -> Result<Response, WebError> {
+#[utoipa::path(
+    post,
+    path = "/api/v1/session",
+    tag = "session",
+    security(()),
+    request_body = LoginBody,
+    responses(
+        (status = 200, description = "Logged in: the HttpOnly cookie `aiq_session` is set; send `csrfToken` as `X-CSRF-Token` on cookie-authenticated writes", body = LoginJson),
+        (status = 401, description = "Wrong e-mail or password", body = crate::openapi::ErrorJson),
+        (status = 429, description = "Too many failed attempts for this e-mail from this address", body = crate::openapi::ErrorJson),
+    )
+)]
+pub(crate) async fn login(
+    State(state): State<AppState>,
+    req: Request,
+) -> Result<Response, WebError> {
     let secure = is_https(req.headers(), req.uri());
     let ip: Option<IpAddr> = req
         .extensions()
@@ -342,7 +357,17 @@ async fn login(State(state): State<AppState>, req: Request) -> Result<Response, 
 
 /// `DELETE /api/v1/session` → 204, the session deleted and the cookie cleared. Without a live
 /// session it still clears the cookie; with one, the CSRF token is required.
-async fn logout(
+#[utoipa::path(
+    delete,
+    path = "/api/v1/session",
+    tag = "session",
+    security(()),
+    responses(
+        (status = 204, description = "Logged out; the cookie is cleared"),
+        (status = 403, description = "The session's CSRF token is missing or wrong", body = crate::openapi::ErrorJson),
+    )
+)]
+pub(crate) async fn logout(
     State(state): State<AppState>,
     method: Method,
     uri: axum::http::Uri,

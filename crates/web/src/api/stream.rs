@@ -98,7 +98,16 @@ impl Feed {
 }
 
 /// `GET /api/v1/stream`.
-async fn stream(
+#[utoipa::path(
+    get,
+    path = "/api/v1/stream",
+    tag = "chats",
+    responses(
+        (status = 200, description = "Server-sent events for the operator's workspace: `ready`, then `new_messages` `{\"accountId\",\"count\"}` and `account_state` `{\"accountId\",\"state\"}`; `resync` when the client fell behind", content_type = "text/event-stream"),
+        (status = 401, description = "No valid API key or session", body = crate::openapi::ErrorJson),
+    )
+)]
+pub(crate) async fn stream(
     State(state): State<AppState>,
     op: Operator,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, WebError> {

@@ -34,7 +34,7 @@ mod view;
 use view::{AccountRow, ChatRow, FeedItem};
 
 /// How many chats the inbox shows (the newest by activity; paging comes with triage).
-pub const INBOX_LIMIT: u32 = 200;
+pub const INBOX_LIMIT: u32 = 60;
 /// Longest reply, in Unicode scalar values (the guardrails say the same).
 pub const MAX_REPLY_CHARS: usize = 1000;
 

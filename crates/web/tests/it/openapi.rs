@@ -21,6 +21,9 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/outbox/{id}/retry"),
     ("post", "/api/v1/guardrails/check"),
     ("get", "/api/v1/attachments/{id}"),
+    ("get", "/api/v1/stream"),
+    ("post", "/api/v1/session"),
+    ("delete", "/api/v1/session"),
 ];
 
 #[tokio::test]
