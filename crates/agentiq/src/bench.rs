@@ -52,6 +52,10 @@ pub struct IngestArgs {
     /// default: a temporary SQLite file.
     #[arg(long)]
     pub database_url: Option<String>,
+    /// Extra messages per seeded chat (seller answers and buyer follow-ups): 0 gives the
+    /// chat-heavy shape of ~1.75 events per chat, 4 gives conversations of ~5.75.
+    #[arg(long, default_value_t = 0)]
+    pub followups: usize,
 }
 
 #[derive(Debug, Args)]
@@ -264,29 +268,42 @@ async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.page_size > 0, "--page-size must be positive");
     // seed_seller writes ~1.75 events per chat (one question, half answered, a quarter followed
     // up); the actual count is read back from the sandbox.
-    let chats = (args.events * 4).div_ceil(7).max(3);
+    let chats = (args.events * 4).div_ceil(7 + 4 * args.followups).max(3);
     let mut sizes = vec![args.page_size];
     if args.large_page_size > 0 && args.large_page_size != args.page_size {
         sizes.push(args.large_page_size);
     }
     println!(
-        "bench ingest: one seller, ~{} events, sandbox without rate limit, {}",
+        "bench ingest: one seller, ~{} events in {chats} chats (~{:.2} events per chat), sandbox without rate limit, {}",
         args.events,
+        1.75 + args.followups as f64,
         machine()
     );
     for page_size in sizes {
-        let line = ingest_once(chats, page_size, args.database_url.as_deref()).await?;
+        let line = ingest_once(
+            chats,
+            args.followups,
+            page_size,
+            args.database_url.as_deref(),
+        )
+        .await?;
         println!("{line}");
     }
     println!("goal: >= 20000 events/s into SQLite");
     Ok(())
 }
 
-async fn ingest_once(chats: usize, page_size: usize, db: Option<&str>) -> anyhow::Result<String> {
+async fn ingest_once(
+    chats: usize,
+    followups: usize,
+    page_size: usize,
+    db: Option<&str>,
+) -> anyhow::Result<String> {
     let seeded = Instant::now();
     let sandbox = start_sandbox(SandboxConfig {
         tokens: tokens(1),
         chats,
+        followups_per_chat: followups,
         page_size,
         rate_limit: None,
         ..SandboxConfig::default()
@@ -1000,7 +1017,8 @@ async fn inbox(args: InboxArgs) -> anyhow::Result<()> {
     let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(
         "EXPLAIN QUERY PLAN SELECT id FROM chats WHERE workspace_id = $1 \
          AND ($2 IS NULL OR account_id = $2) AND (NOT $3 OR unread_count > 0) \
-         ORDER BY COALESCE(last_message_at, first_seen_at) DESC, id DESC LIMIT 51 OFFSET 0",
+         ORDER BY awaiting_since IS NULL, awaiting_since ASC, \
+         COALESCE(last_message_at, first_seen_at) DESC, id DESC LIMIT 51 OFFSET 0",
     )
     .bind(ws.get())
     .bind(None::<i64>)

@@ -130,6 +130,9 @@ struct SandboxArgs {
     /// Seeded chats per seller.
     #[arg(long, default_value_t = 5)]
     chats: usize,
+    /// Extra seeded messages per chat (seller answers and buyer follow-ups, alternating).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u16).range(0..=1000))]
+    followups: u16,
     /// Seed for deterministic ids, names, texts and files.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -187,6 +190,7 @@ impl SandboxArgs {
         Ok(SandboxConfig {
             tokens: self.tokens.clone(),
             chats: self.chats,
+            followups_per_chat: usize::from(self.followups),
             seed: self.seed,
             page_size: usize::from(self.page_size),
             rate_limit: (!self.no_rate_limit).then_some(self.rate_limit),

@@ -171,9 +171,15 @@ pub fn negative_review_template(rating: u8, nm_id: i64, text: &str) -> String {
 /// chat 2 is a negative-review chat opened by WB; the rest are ordinary questions, some
 /// already answered by the seller.
 pub fn seed_seller(seller: &mut Seller, chats: usize, now_ms: i64) {
+    seed_seller_with(seller, chats, 0, now_ms);
+}
+
+/// [`seed_seller`] with `followups` more messages per chat (seller answers and buyer
+/// follow-ups, alternating), for longer conversations.
+pub fn seed_seller_with(seller: &mut Seller, chats: usize, followups: usize, now_ms: i64) {
     const HOUR: i64 = 3_600_000;
     let span = 48 * HOUR;
-    let step = span / (chats.max(1) as i64 * 4 + 1);
+    let step = span / (chats.max(1) as i64 * (4 + followups as i64) + 1);
     let mut ts = now_ms - span;
     let mut tick = |rng: &mut rand_chacha::ChaCha8Rng| {
         ts += rng.random_range(step / 2..=step.max(1));
@@ -249,6 +255,23 @@ pub fn seed_seller(seller: &mut Seller, chats: usize, now_ms: i64) {
                         seller.append(chat, Sender::Client, src, text, vec![], t);
                     }
                 }
+            }
+        }
+        for k in 0..followups {
+            let t = tick(seller.rng());
+            if k % 2 == 0 {
+                let reply = SELLER_REPLIES.choose(seller.rng()).copied().unwrap_or("");
+                seller.append(
+                    chat,
+                    Sender::Seller,
+                    source::SELLER_PORTAL,
+                    reply,
+                    vec![],
+                    t,
+                );
+            } else {
+                let text = follow_up(seller.rng());
+                seller.append(chat, Sender::Client, src, text, vec![], t);
             }
         }
     }

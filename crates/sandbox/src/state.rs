@@ -57,6 +57,8 @@ pub struct SandboxConfig {
     pub tokens: Vec<String>,
     /// Seeded chats per seller.
     pub chats: usize,
+    /// Extra seeded messages per chat (longer conversations); 0 by default.
+    pub followups_per_chat: usize,
     pub seed: u64,
     pub page_size: usize,
     /// `None` switches the rate limit off.
@@ -73,6 +75,7 @@ impl Default for SandboxConfig {
         Self {
             tokens: Vec::new(),
             chats: 5,
+            followups_per_chat: 0,
             seed: 1,
             page_size: 50,
             rate_limit: Some(RateLimit::WB),
@@ -142,7 +145,7 @@ impl Sandbox {
         for (i, token) in config.tokens.iter().enumerate() {
             let seller_seed = config.seed.wrapping_mul(1_000_003).wrapping_add(i as u64);
             let mut seller = Seller::new(i, token.clone(), seller_seed);
-            seed::seed_seller(&mut seller, config.chats, now);
+            seed::seed_seller_with(&mut seller, config.chats, config.followups_per_chat, now);
             world.add_seller(seller);
         }
         let limiters = config

@@ -19,7 +19,17 @@ macro_rules! chat_columns {
     () => {
         "id, workspace_id, account_id, wb_chat_id, reply_sign, client_name, nm_id, rid, price, \
          price_currency, size, last_message_text, last_message_at, last_buyer_message_at, \
-         last_read_at, unread_count, first_seen_at"
+         last_read_at, unread_count, first_seen_at, awaiting_since"
+    };
+}
+
+/// The inbox order: chats waiting for a seller reply first, longest-waiting first, then the
+/// rest by latest activity. Written exactly as the index `chats_workspace_awaiting`
+/// (migration 0007) is, so the list reads the index in order and never sorts.
+macro_rules! list_order {
+    () => {
+        " ORDER BY awaiting_since IS NULL, awaiting_since ASC, \
+         COALESCE(last_message_at, first_seen_at) DESC, id DESC"
     };
 }
 
@@ -42,6 +52,7 @@ struct ChatRow {
     last_read_at: Option<i64>,
     unread_count: i64,
     first_seen_at: i64,
+    awaiting_since: Option<i64>,
 }
 
 impl ChatRow {
@@ -74,6 +85,7 @@ impl ChatRow {
             last_read_at_ms: self.last_read_at,
             unread_count: self.unread_count,
             first_seen_at_ms: self.first_seen_at,
+            awaiting_since_ms: self.awaiting_since,
         })
     }
 }
@@ -276,6 +288,9 @@ impl Store {
     /// Merges `/chats` into the account's chats: fills in `replySign`, the buyer's name, the
     /// product card and the last message, creating chats `/chats` knows before any event did.
     /// Never touches messages and never duplicates a chat. One transaction.
+    ///
+    /// Leaves `awaiting_since` alone: `/chats` does not say who wrote its last message, so
+    /// only ingested messages decide whether a chat waits (a chat it creates does not).
     pub async fn merge_chats(
         &self,
         account: AccountId,
@@ -382,7 +397,9 @@ impl Store {
         Ok(outcome)
     }
 
-    /// The workspace's chats, most recent activity first.
+    /// The workspace's chats by urgency: those waiting for a seller reply first (see
+    /// [`Chat::awaiting_since_ms`]), longest-waiting first; then the rest by latest activity,
+    /// newest first (ties: newest chat first). Served in index order, without a sort.
     ///
     /// With a search, a chat matches when its buyer name, its last message or any of its
     /// messages contains the needle. Case is ignored for Latin letters on both backends, and
@@ -412,8 +429,8 @@ impl Store {
                         chat_columns!(),
                         " FROM chats WHERE ",
                         list_where!(),
-                        " ORDER BY COALESCE(last_message_at, first_seen_at) DESC, id DESC \
-                         LIMIT $4 OFFSET $5"
+                        list_order!(),
+                        " LIMIT $4 OFFSET $5"
                     ))
                     .bind(workspace.get())
                     .bind(filter.account.map(AccountId::get))
@@ -435,8 +452,9 @@ impl Store {
                         search_matches!("chats.last_message_text"),
                         " OR EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = chats.id AND ",
                         search_matches!("m.text"),
-                        ")) ORDER BY COALESCE(last_message_at, first_seen_at) DESC, id DESC \
-                         LIMIT $4 OFFSET $5"
+                        "))",
+                        list_order!(),
+                        " LIMIT $4 OFFSET $5"
                     ))
                     .bind(workspace.get())
                     .bind(filter.account.map(AccountId::get))

@@ -5,7 +5,8 @@
 //! keeps the newest `replySign` and the buyer's name, inserts each message with `ON CONFLICT
 //! (account_id, event_id) DO NOTHING` so a repeated event — in the same page or any earlier one
 //! — is counted and skipped, stores attachments only for messages inserted now, updates each
-//! chat's last message, last buyer message and unread count, and advances the account's
+//! chat's last message, last buyer message, unread count and the time it has waited for a
+//! seller reply since (`awaiting_since`, see `UPDATE_SUMMARIES`), and advances the account's
 //! cursor. Any error rolls all of it back, so the cursor never runs ahead of the messages.
 //!
 //! Speed: a page costs a handful of statements whatever its size — one lookup of all its
@@ -35,6 +36,11 @@ struct PageChat<'a> {
     last: Option<(i64, &'a str)>,
     last_buyer: Option<i64>,
     unread_inc: i64,
+    /// The newest seller message inserted now.
+    last_seller: Option<i64>,
+    /// Buyer messages inserted now: their times, for the waiting start (see
+    /// [`PageChat::waiting_from`]).
+    buyer_times: Vec<i64>,
 }
 
 impl<'a> PageChat<'a> {
@@ -49,6 +55,8 @@ impl<'a> PageChat<'a> {
             last: None,
             last_buyer: None,
             unread_inc: 0,
+            last_seller: None,
+            buyer_times: Vec::new(),
         }
     }
 
@@ -75,7 +83,11 @@ impl<'a> PageChat<'a> {
         if self.last.is_none_or(|(last, _)| ts >= last) {
             self.last = Some((ts, ev.text.as_str()));
         }
+        if ev.sender == Sender::Seller && self.last_seller.is_none_or(|last| ts > last) {
+            self.last_seller = Some(ts);
+        }
         if ev.sender == Sender::Client {
+            self.buyer_times.push(ts);
             if self.last_buyer.is_none_or(|last| ts > last) {
                 self.last_buyer = Some(ts);
             }
@@ -83,6 +95,16 @@ impl<'a> PageChat<'a> {
                 self.unread_inc += 1;
             }
         }
+    }
+
+    /// The oldest buyer message inserted now that no seller message inserted now answers
+    /// (i.e. newer than the newest of them); `None` if there is none.
+    fn waiting_from(&self) -> Option<i64> {
+        self.buyer_times
+            .iter()
+            .copied()
+            .filter(|ts| self.last_seller.is_none_or(|s| *ts > s))
+            .min()
     }
 }
 
@@ -191,8 +213,24 @@ static INSERT_ATTACHMENTS: LazyLock<Multi> = LazyLock::new(|| {
 });
 
 // v.column1 = chat id, 2 = last message time, 3 = its text, 4 = has a buyer message,
-// 5 = last buyer message time, 6 = unread increment. (`column<N>` is the default name of a
-// VALUES column in both SQLite and PostgreSQL.)
+// 5 = last buyer message time, 6 = unread increment, 7 = has a seller message, 8 = newest
+// seller message time, 9 = oldest buyer message after it (NULL if none; see
+// `PageChat::waiting_from`). (`column<N>` is the default name of a VALUES column in both SQLite
+// and PostgreSQL.) On the right of SET, `chats.*` are the values before this update.
+//
+// `awaiting_since` (the oldest buyer message not answered by a later seller message), from the
+// messages inserted now (A = stored value, S = column8, W = column9, LB = stored last buyer
+// message time):
+// - A set, and a seller message at S >= A: everything up to S is answered; W starts waiting.
+//   Out of order: if a stored buyer message is newer than S (a late reply landing between
+//   buyer messages), the chat still waits — since min(W, LB), an approximation that may
+//   understate the wait (history is not scanned).
+// - A set otherwise: unchanged. A buyer message older than A arriving late does not move it
+//   (we cannot tell whether a reply sat between them), nor does a seller message older than A.
+// - A NULL: W starts waiting if it is newer than LB (a late buyer message older than one
+//   already answered is answered too); failing that the page's newest buyer message (column5)
+//   if it is newer than both LB and S. Else it stays NULL.
+// `wb` (platform) messages never change it.
 static UPDATE_SUMMARIES: LazyLock<Multi> = LazyLock::new(|| {
     multi(|n, ph| {
         format!(
@@ -206,9 +244,23 @@ static UPDATE_SUMMARIES: LazyLock<Multi> = LazyLock::new(|| {
              last_buyer_message_at = CASE WHEN v.column4 AND (chats.last_buyer_message_at IS NULL \
                  OR v.column5 > chats.last_buyer_message_at) THEN v.column5 \
                  ELSE chats.last_buyer_message_at END, \
-             unread_count = chats.unread_count + v.column6 \
+             unread_count = chats.unread_count + v.column6, \
+             awaiting_since = CASE \
+                 WHEN chats.awaiting_since IS NOT NULL THEN CASE \
+                     WHEN NOT v.column7 OR chats.awaiting_since > v.column8 \
+                         THEN chats.awaiting_since \
+                     WHEN chats.last_buyer_message_at > v.column8 THEN CASE \
+                         WHEN v.column9 IS NOT NULL AND v.column9 < chats.last_buyer_message_at \
+                             THEN v.column9 ELSE chats.last_buyer_message_at END \
+                     ELSE v.column9 END \
+                 WHEN v.column9 IS NOT NULL AND (chats.last_buyer_message_at IS NULL \
+                     OR v.column9 > chats.last_buyer_message_at) THEN v.column9 \
+                 WHEN v.column4 AND (chats.last_buyer_message_at IS NULL \
+                     OR v.column5 > chats.last_buyer_message_at) \
+                     AND (NOT v.column7 OR v.column5 > v.column8) THEN v.column5 \
+                 ELSE NULL END \
              FROM (VALUES {}) AS v WHERE chats.id = v.column1",
-            tuples(n, 6, ph)
+            tuples(n, 9, ph)
         )
     })
 });
@@ -465,7 +517,7 @@ impl Store {
                 q.execute(&mut *tx).await?;
             }
 
-            // 3. Chat summaries: last message, last buyer message, unread count.
+            // 3. Chat summaries: last message, last buyer message, unread count, waiting since.
             let touched: Vec<(&PageChat<'_>, i64, &str)> = chats
                 .iter()
                 .filter_map(|c| c.last.map(|(at, text)| (c, at, text)))
@@ -479,7 +531,10 @@ impl Store {
                         .bind(*last_text)
                         .bind(c.last_buyer.is_some())
                         .bind(c.last_buyer.unwrap_or(0))
-                        .bind(c.unread_inc);
+                        .bind(c.unread_inc)
+                        .bind(c.last_seller.is_some())
+                        .bind(c.last_seller.unwrap_or(0))
+                        .bind(c.waiting_from());
                 }
                 q.execute(&mut *tx).await?;
             }

@@ -100,6 +100,11 @@ pub struct Chat {
     /// Buyer messages newer than `last_read_at_ms`.
     pub unread_count: i64,
     pub first_seen_at_ms: i64,
+    /// Waiting for a seller reply since: the time of the oldest buyer message not answered by
+    /// a later seller message (platform messages do not answer); `None` when nothing waits.
+    /// Maintained from ingested messages (see `ingest.rs` for late arrivals); the inbox and
+    /// the SLA deadline go by it.
+    pub awaiting_since_ms: Option<i64>,
 }
 
 /// A stored message.
@@ -192,8 +197,9 @@ pub struct MergeOutcome {
     pub updated: u64,
 }
 
-/// Which chats [`crate::Store::list_chats`] returns. Ordered by latest activity, newest first;
-/// urgency ordering is triage's job, above the store.
+/// Which chats [`crate::Store::list_chats`] returns. Ordered by urgency: chats waiting for a
+/// seller reply first, longest-waiting first ([`Chat::awaiting_since_ms`]), then the rest by
+/// latest activity, newest first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChatFilter {
     pub account: Option<AccountId>,

@@ -133,10 +133,7 @@ both_backends!(
     ingest_rejects_unknown_accounts,
     large_pages_span_statement_chunks,
     search_finds_names_and_message_text,
-);
-both_backends!(
-    #[ignore = "benchmark; run explicitly with --ignored --nocapture"]
-    ingest_rate
+    waiting_since_and_urgency_order,
 );
 
 async fn migrations_apply_and_are_idempotent(db: TestDb) {
@@ -859,62 +856,6 @@ async fn ingest_rejects_unknown_accounts(db: TestDb) {
     assert_eq!(message_count(&db).await, 0);
 }
 
-/// Throughput, printed (not asserted): run with
-/// `cargo test -p store --release --test it -- --ignored --nocapture ingest_rate`.
-async fn ingest_rate(db: TestDb) {
-    let store = db.store().await;
-    let (_ws, account) = fixture(&store).await;
-    const TOTAL: usize = 50_000;
-    const PAGE: usize = 50;
-    const CHATS: u32 = 500;
-    let pages: Vec<IngestPage> = (0..TOTAL / PAGE)
-        .map(|p| {
-            let events = (0..PAGE)
-                .map(|i| {
-                    let n = p * PAGE + i;
-                    let chat = u32::try_from(n).unwrap_or(0) % CHATS;
-                    let sender = if n.is_multiple_of(3) {
-                        Sender::Seller
-                    } else {
-                        Sender::Client
-                    };
-                    let mut e = ev(
-                        chat,
-                        &format!("ev-{n:08}"),
-                        sender,
-                        1_000 + n as i64,
-                        "Здравствуйте, когда будет доставка заказа?",
-                    );
-                    if n < CHATS as usize {
-                        e.is_new_chat = true;
-                        e.reply_sign = Some(sign(chat, 1));
-                    }
-                    e
-                })
-                .collect();
-            page(events, 1_000 + ((p + 1) * PAGE) as i64)
-        })
-        .collect();
-    let start = std::time::Instant::now();
-    let mut inserted = 0;
-    for p in &pages {
-        inserted += store.ingest_page(account, p).await.must("ingest").inserted;
-    }
-    let secs = start.elapsed().as_secs_f64();
-    assert_eq!(inserted, TOTAL as u64);
-    println!(
-        "INGEST RATE [{}]: {TOTAL} events in pages of {PAGE} over {CHATS} chats: \
-         {:.2} s, {:.0} events/s",
-        if db.is_postgres() {
-            "postgres"
-        } else {
-            "sqlite"
-        },
-        secs,
-        TOTAL as f64 / secs
-    );
-}
-
 async fn large_pages_span_statement_chunks(db: TestDb) {
     let store = db.store().await;
     let (ws, account) = fixture(&store).await;
@@ -966,10 +907,26 @@ async fn large_pages_span_statement_chunks(db: TestDb) {
     let unread: i64 = chats.iter().map(|c| c.unread_count).sum();
     let buyer = (0..150).filter(|n| n % 4 != 3).count();
     assert_eq!(unread, i64::try_from(buyer).must("count"));
-    // Newest first: event 149 went to chat 149 % 70 = 9.
-    assert_eq!(chats[0].chat_id, chat_id(9));
-    assert_eq!(chats[0].last_message_at_ms, Some(10_149));
-    let messages = store.list_messages(ws, chats[0].id).await.must("messages");
+    // Urgency order: waiting chats first (oldest wait first), then by latest activity.
+    let keys: Vec<(bool, i64, i64)> = chats
+        .iter()
+        .map(|c| {
+            (
+                c.awaiting_since_ms.is_none(),
+                c.awaiting_since_ms.unwrap_or(0),
+                -c.last_message_at_ms.unwrap_or(0),
+            )
+        })
+        .collect();
+    assert!(keys.windows(2).all(|w| w[0] <= w[1]), "{keys:?}");
+    // Event 149 went to chat 149 % 70 = 9: buyer 9, seller 79, buyer 149.
+    let nine = chats
+        .iter()
+        .find(|c| c.chat_id == chat_id(9))
+        .must("chat 9");
+    assert_eq!(nine.last_message_at_ms, Some(10_149));
+    assert_eq!(nine.awaiting_since_ms, Some(10_149));
+    let messages = store.list_messages(ws, nine.id).await.must("messages");
     let stamps: Vec<i64> = messages.iter().map(|m| m.add_timestamp_ms).collect();
     assert_eq!(stamps, vec![10_009, 10_079, 10_149]);
     assert!(messages.iter().all(|m| m.attachments.len() == 1));
@@ -984,6 +941,219 @@ async fn large_pages_span_statement_chunks(db: TestDb) {
         ..ChatFilter::default()
     };
     assert_eq!(store.list_chats(ws, &paged).await.must("page").len(), 10);
+}
+
+async fn waiting_since_and_urgency_order(db: TestDb) {
+    let store = db.store().await;
+    let (ws, account) = fixture(&store).await;
+    let waiting = |c: &store::Chat| c.awaiting_since_ms;
+    let find = |n: u32| {
+        let store = &store;
+        async move {
+            store
+                .find_chat_by_wb_id(ws, account, &chat_id(n))
+                .await
+                .must("find")
+                .must("chat")
+        }
+    };
+
+    // A buyer message: waiting since it; a second one keeps the oldest.
+    store
+        .ingest_page(
+            account,
+            &page(
+                vec![
+                    new_chat_ev(1, "a1", 1_000, "Где заказ?"),
+                    ev(1, "a2", Sender::Client, 1_100, "Ау"),
+                ],
+                1,
+            ),
+        )
+        .await
+        .must("buyer");
+    assert_eq!(waiting(&find(1).await), Some(1_000));
+    // A platform message changes nothing.
+    store
+        .ingest_page(
+            account,
+            &page(vec![ev(1, "a3", Sender::Wb, 1_200, "WB: напоминание")], 2),
+        )
+        .await
+        .must("wb");
+    assert_eq!(waiting(&find(1).await), Some(1_000));
+    // The seller replies: nothing waits.
+    store
+        .ingest_page(
+            account,
+            &page(vec![ev(1, "a4", Sender::Seller, 1_300, "Едет")], 3),
+        )
+        .await
+        .must("seller");
+    assert_eq!(waiting(&find(1).await), None);
+    // WB alone never starts a wait.
+    store
+        .ingest_page(
+            account,
+            &page(vec![ev(1, "a5", Sender::Wb, 1_400, "WB: оцените")], 4),
+        )
+        .await
+        .must("wb again");
+    assert_eq!(waiting(&find(1).await), None);
+    // Buyer, seller, buyer in one page: waiting since the buyer message after the reply.
+    store
+        .ingest_page(
+            account,
+            &page(
+                vec![
+                    ev(1, "a6", Sender::Client, 1_500, "А когда?"),
+                    ev(1, "a7", Sender::Seller, 1_600, "Завтра"),
+                    ev(1, "a8", Sender::Client, 1_700, "Спасибо, а чек?"),
+                    ev(1, "a9", Sender::Client, 1_800, "?"),
+                    ev(1, "a10", Sender::Wb, 1_900, "WB"),
+                ],
+                5,
+            ),
+        )
+        .await
+        .must("mixed");
+    assert_eq!(waiting(&find(1).await), Some(1_700));
+    // A repeated page inserts nothing and changes nothing.
+    store
+        .ingest_page(
+            account,
+            &page(vec![ev(1, "a7", Sender::Seller, 1_600, "Завтра")], 6),
+        )
+        .await
+        .must("repeat");
+    assert_eq!(waiting(&find(1).await), Some(1_700));
+    // Late arrivals: a seller reply older than the wait does not answer it; a late buyer
+    // message older than the wait does not move it.
+    store
+        .ingest_page(
+            account,
+            &page(
+                vec![
+                    ev(1, "b1", Sender::Seller, 1_650, "поздний ответ"),
+                    ev(1, "b2", Sender::Client, 1_550, "поздний вопрос"),
+                ],
+                7,
+            ),
+        )
+        .await
+        .must("late");
+    assert_eq!(waiting(&find(1).await), Some(1_700));
+    // A late buyer message older than an answered one does not start a wait.
+    store
+        .ingest_page(
+            account,
+            &page(
+                vec![
+                    new_chat_ev(2, "c1", 2_000, "вопрос"),
+                    ev(2, "c2", Sender::Seller, 2_100, "ответ"),
+                ],
+                8,
+            ),
+        )
+        .await
+        .must("chat 2");
+    assert_eq!(waiting(&find(2).await), None);
+    store
+        .ingest_page(
+            account,
+            &page(vec![ev(2, "c0", Sender::Client, 1_900, "ещё раньше")], 9),
+        )
+        .await
+        .must("late buyer");
+    assert_eq!(waiting(&find(2).await), None);
+    // merge_chats keeps it, and a chat it creates does not wait.
+    let snapshots = vec![
+        ChatSnapshot {
+            chat_id: chat_id(1),
+            reply_sign: Some(sign(1, 2)),
+            client_name: Some("Мария".to_owned()),
+            good_card: None,
+            last_message: Some(("новее".to_owned(), 5_000)),
+        },
+        ChatSnapshot {
+            chat_id: chat_id(3),
+            reply_sign: None,
+            client_name: None,
+            good_card: None,
+            last_message: Some(("привет".to_owned(), 4_000)),
+        },
+    ];
+    store.merge_chats(account, &snapshots).await.must("merge");
+    assert_eq!(waiting(&find(1).await), Some(1_700));
+    assert_eq!(waiting(&find(3).await), None);
+
+    // Ordering: chat 4 waits since 1_200 (longer than chat 1's 1_700), then the answered
+    // chats by latest activity: 3 (4_000), 2 (2_100).
+    store
+        .ingest_page(
+            account,
+            &page(vec![new_chat_ev(4, "d1", 1_200, "давно жду")], 10),
+        )
+        .await
+        .must("chat 4");
+    let order =
+        |chats: Vec<store::Chat>| -> Vec<ChatId> { chats.into_iter().map(|c| c.chat_id).collect() };
+    let all = store
+        .list_chats(ws, &ChatFilter::default())
+        .await
+        .must("list");
+    assert_eq!(
+        order(all),
+        vec![chat_id(4), chat_id(1), chat_id(3), chat_id(2)]
+    );
+    let by_account = ChatFilter {
+        account: Some(account),
+        ..ChatFilter::default()
+    };
+    let listed = store.list_chats(ws, &by_account).await.must("by account");
+    assert_eq!(
+        order(listed),
+        vec![chat_id(4), chat_id(1), chat_id(3), chat_id(2)]
+    );
+    let paged = ChatFilter {
+        limit: 2,
+        offset: 1,
+        ..ChatFilter::default()
+    };
+    let listed = store.list_chats(ws, &paged).await.must("paged");
+    assert_eq!(order(listed), vec![chat_id(1), chat_id(3)]);
+
+    // Workspace scoping is unchanged: another workspace sees none of it, and its own waiting
+    // chat does not show up here.
+    let ws_b = store.create_workspace("B").await.must("ws b");
+    assert!(
+        store
+            .list_chats(ws_b, &ChatFilter::default())
+            .await
+            .must("b")
+            .is_empty()
+    );
+    let account_b = store
+        .create_account(ws_b, "B main", &Secret::new(TOKEN), None)
+        .await
+        .must("account b");
+    store
+        .ingest_page(
+            account_b,
+            &page(vec![new_chat_ev(9, "e1", 100, "самый давний")], 1),
+        )
+        .await
+        .must("b ingest");
+    let b = store
+        .list_chats(ws_b, &ChatFilter::default())
+        .await
+        .must("b");
+    assert_eq!(order(b), vec![chat_id(9)]);
+    let a = store.list_chats(ws, &ChatFilter::default()).await.must("a");
+    assert_eq!(
+        order(a),
+        vec![chat_id(4), chat_id(1), chat_id(3), chat_id(2)]
+    );
 }
 
 #[tokio::test]

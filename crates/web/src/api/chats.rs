@@ -99,6 +99,10 @@ pub struct ChatJson {
     pub unread_count: i64,
     /// Whether a reply can be sent (WB's `replySign` is known).
     pub replyable: bool,
+    /// Unix ms of the oldest buyer message no seller message has answered yet: the chat waits
+    /// for a reply since then. `null` when nothing waits. The list puts waiting chats first,
+    /// longest-waiting first.
+    pub waiting_since: Option<i64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -143,6 +147,7 @@ impl From<Chat> for ChatJson {
             last_message,
             unread_count: c.unread_count,
             replyable: c.reply_sign.is_some(),
+            waiting_since: c.awaiting_since_ms,
         }
     }
 }
@@ -226,9 +231,11 @@ impl From<Message> for MessageJson {
 
 /// `GET /api/v1/chats?accountId=&filter=all|unread|urgent&limit=&cursor=`.
 ///
-/// Ordered by latest activity, newest first (urgency ordering arrives with triage; `urgent`
-/// lists the same as `all` until then). Pages are offset-based: a chat whose activity moves it
-/// to the top between two pages may be seen twice or skipped once; the live stream covers that.
+/// Ordered by urgency: chats waiting for a seller reply first, longest-waiting first
+/// (`waitingSince` ascending), then the rest by latest activity, newest first (`urgent` lists
+/// the same as `all` until triage's SLA filter exists). Pages are offset-based: a chat whose
+/// position changes between two pages may be seen twice or skipped once; the live stream
+/// covers that.
 /// `q` searches the buyer's name and every message of the chat, ignoring case.
 #[utoipa::path(
     get,

@@ -268,8 +268,10 @@ struct InboxData {
     q: String,
 }
 
-/// The hook where urgency ordering will go when triage exists (design §8: by time left before
-/// the SLA deadline). Until then the store's order stands: latest activity first.
+/// The hook for triage's ordering (design §8: by time left before the SLA deadline). The store
+/// already lists by urgency — chats waiting for a reply first, longest-waiting first, then the
+/// rest by latest activity — and that order stands: the SLA deadline will be computed from the
+/// same waiting start, so it should not need a re-sort here.
 fn order_for_inbox(chats: Vec<Chat>) -> Vec<Chat> {
     chats
 }

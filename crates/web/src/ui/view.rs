@@ -88,12 +88,8 @@ impl ChatRow {
                 product.push(format!("размер {size}"));
             }
         }
-        // The buyer wrote last (nothing newer from the seller or WB): waiting since then.
-        let waiting_ms = match (c.last_buyer_message_at_ms, c.last_message_at_ms) {
-            (Some(buyer), Some(last)) if buyer >= last => Some(now - buyer),
-            (Some(buyer), None) => Some(now - buyer),
-            _ => None,
-        };
+        // Waiting since the oldest buyer message no seller message has answered.
+        let waiting_ms = c.awaiting_since_ms.map(|since| now - since);
         let last_at = c.last_message_at_ms.unwrap_or(0);
         let preview = c.last_message_text.clone().unwrap_or_default();
         let search =

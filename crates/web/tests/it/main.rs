@@ -449,12 +449,20 @@ async fn synced_chats_and_messages_are_listed_and_marked_read() {
         assert!(c["replyable"].is_boolean());
         assert!(c.get("clientName").is_some() && c.get("goodCard").is_some());
     }
-    // Latest activity first.
-    let times: Vec<i64> = chats
+    // Urgency: waiting chats first, longest-waiting first; then the rest by latest activity.
+    let keys: Vec<(bool, i64, i64)> = chats
         .iter()
-        .map(|c| c["lastMessage"]["at"].as_i64().unwrap_or(0))
+        .map(|c| {
+            let waiting = c["waitingSince"].as_i64();
+            assert!(waiting.is_some() || c["waitingSince"].is_null(), "{c}");
+            (
+                waiting.is_none(),
+                waiting.unwrap_or(0),
+                -c["lastMessage"]["at"].as_i64().unwrap_or(0),
+            )
+        })
         .collect();
-    assert!(times.windows(2).all(|w| w[0] >= w[1]), "{times:?}");
+    assert!(keys.windows(2).all(|w| w[0] <= w[1]), "{keys:?}");
 
     let unread = chats
         .iter()

@@ -100,6 +100,7 @@ async fn the_openapi_document_lists_every_route() {
                 "clientName",
                 "unreadCount",
                 "replyable",
+                "waitingSince",
             ],
         ),
         ("MessagesJson", &["messages", "pending"]),
