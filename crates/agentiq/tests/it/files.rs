@@ -39,34 +39,7 @@ async fn image_and_pdf_round_trip() {
     .await
     .expect("sandbox");
     let app = App::new();
-    let out = app.run(
-        &[
-            "user",
-            "add",
-            "--email",
-            "files@shop.ru",
-            "--password-stdin",
-            "--api-key",
-        ],
-        "correct horse battery\n",
-    );
-    let key = out
-        .split_whitespace()
-        .find(|w| w.starts_with("aiq_"))
-        .expect("API key")
-        .to_owned();
-    app.run(
-        &[
-            "account",
-            "add",
-            "--name",
-            "Магазин",
-            "--token-stdin",
-            "--api-base-url",
-            &sb.url(),
-        ],
-        &format!("{SELLER}\n"),
-    );
+    let key = app.operator_with_account("files@shop.ru", &sb.url(), SELLER);
     let (mut serve, base) = app.serve_with_url();
 
     // Buyer files: every attachment of every synced message is served with its type.

@@ -61,34 +61,7 @@ async fn replies_reach_wb_exactly_once_through_faults_and_sigkill() {
         ("AGENTIQ_WB_TIMEOUT_MS".into(), "1000".into()),
         ("AGENTIQ_OUTBOX_RESEND_AFTER_MS".into(), "3000".into()),
     ];
-    let out = app.run(
-        &[
-            "user",
-            "add",
-            "--email",
-            "op@shop.ru",
-            "--password-stdin",
-            "--api-key",
-        ],
-        "correct horse battery\n",
-    );
-    let key = out
-        .split_whitespace()
-        .find(|w| w.starts_with("aiq_"))
-        .expect("an API key is printed")
-        .to_owned();
-    app.run(
-        &[
-            "account",
-            "add",
-            "--name",
-            "Магазин",
-            "--token-stdin",
-            "--api-base-url",
-            &sb.url(),
-        ],
-        &format!("{SELLER}\n"),
-    );
+    let key = app.operator_with_account("op@shop.ru", &sb.url(), SELLER);
     let (mut serve, mut base) = app.serve_with_url();
 
     // Wait for the chats to arrive.

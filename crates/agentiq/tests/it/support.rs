@@ -87,6 +87,40 @@ impl App {
         stdout
     }
 
+    /// Adds an operator (returns the API key `user add --api-key` printed) and one WB account
+    /// for `seller` pointed at the sandbox at `sandbox_url`, through the binary's commands.
+    pub fn operator_with_account(&self, email: &str, sandbox_url: &str, seller: &str) -> String {
+        let out = self.run(
+            &[
+                "user",
+                "add",
+                "--email",
+                email,
+                "--password-stdin",
+                "--api-key",
+            ],
+            "correct horse battery\n",
+        );
+        let key = out
+            .split_whitespace()
+            .find(|w| w.starts_with("aiq_"))
+            .expect("an API key is printed")
+            .to_owned();
+        self.run(
+            &[
+                "account",
+                "add",
+                "--name",
+                "Магазин",
+                "--token-stdin",
+                "--api-base-url",
+                sandbox_url,
+            ],
+            &format!("{seller}\n"),
+        );
+        key
+    }
+
     /// Starts `agentiq serve` and waits for the line with its address; returns the base URL.
     pub fn serve_with_url(&self) -> (Child, String) {
         use std::io::BufRead;
