@@ -14,6 +14,7 @@ pub mod chat;
 pub mod guardrails;
 pub mod ids;
 pub mod keys;
+pub mod triage;
 
 pub use chat::{
     AccountState, AttachmentKind, GoodCard, Marketplace, OutboxState, Sender, UnknownVariant,
@@ -21,3 +22,4 @@ pub use chat::{
 pub use guardrails::{Violation, ViolationKind, check_files, check_message, check_text};
 pub use ids::{AccountId, ChatId, DownloadId, EventId, IdError, ReplySign};
 pub use keys::{AttachmentRowId, ChatRowId, MessageRowId, OutboxId, UserId, WorkspaceId};
+pub use triage::{Classification, Intent, Priority, Reason, Sla, Tone, classify, priority};
