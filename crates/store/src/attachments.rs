@@ -107,22 +107,16 @@ impl StoredAttachmentRow {
                 reason: self.reason,
             }),
         };
+        let (id, kind, download_id) =
+            crate::chats::attachment_keys(self.id, &self.kind, self.download_id)?;
         Ok(StoredAttachment {
-            id: AttachmentRowId::new(self.id)
-                .map_err(|e| StoreError::corrupt("attachment id", e))?,
+            id,
             workspace_id: WorkspaceId::new(self.workspace_id)
                 .map_err(|e| StoreError::corrupt("workspace id", e))?,
             account_id: AccountId::new(self.account_id)
                 .map_err(|e| StoreError::corrupt("account id", e))?,
-            kind: self
-                .kind
-                .parse::<AttachmentKind>()
-                .map_err(|e| StoreError::corrupt("attachment kind", e))?,
-            download_id: self
-                .download_id
-                .map(DownloadId::parse)
-                .transpose()
-                .map_err(|e| StoreError::corrupt("download id", e))?,
+            kind,
+            download_id,
             name: self.name,
             content_type: self.content_type,
             cache,

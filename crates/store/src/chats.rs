@@ -137,22 +137,31 @@ struct AttachmentRow {
     url: Option<String>,
 }
 
+/// The typed id, kind and download id of a stored attachment row (shared by every query that
+/// reads attachments).
+pub(crate) fn attachment_keys(
+    id: i64,
+    kind: &str,
+    download_id: Option<String>,
+) -> Result<(AttachmentRowId, AttachmentKind, Option<DownloadId>)> {
+    Ok((
+        AttachmentRowId::new(id).map_err(|e| StoreError::corrupt("attachment id", e))?,
+        kind.parse::<AttachmentKind>()
+            .map_err(|e| StoreError::corrupt("attachment kind", e))?,
+        download_id
+            .map(DownloadId::parse)
+            .transpose()
+            .map_err(|e| StoreError::corrupt("download id", e))?,
+    ))
+}
+
 impl AttachmentRow {
     fn into_model(self) -> Result<Attachment> {
+        let (id, kind, download_id) = attachment_keys(self.id, &self.kind, self.download_id)?;
         Ok(Attachment {
-            id: Some(
-                AttachmentRowId::new(self.id)
-                    .map_err(|e| StoreError::corrupt("attachment id", e))?,
-            ),
-            kind: self
-                .kind
-                .parse::<AttachmentKind>()
-                .map_err(|e| StoreError::corrupt("attachment kind", e))?,
-            download_id: self
-                .download_id
-                .map(DownloadId::parse)
-                .transpose()
-                .map_err(|e| StoreError::corrupt("download id", e))?,
+            id: Some(id),
+            kind,
+            download_id,
             name: self.name,
             content_type: self.content_type,
             size: self.size,
