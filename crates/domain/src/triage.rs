@@ -761,5 +761,12 @@ pub fn priority(
     )
 }
 
+pub mod deadline;
+
+pub use deadline::{
+    ChatTimes, EscalationInput, EscalationKind, EscalationPlan, ReviewWindow, Schedule, Standing,
+    escalation_plan, first_escalation_at, is_negative_review_template, schedule, standing,
+};
+
 #[cfg(test)]
 mod tests;
