@@ -15,6 +15,7 @@ mod accounts;
 mod api_keys;
 mod attachments;
 mod chats;
+mod clock;
 mod db;
 mod error;
 mod ingest;
@@ -26,6 +27,7 @@ mod triage;
 mod workspaces;
 
 pub use attachments::{AttachmentCacheInfo, AttachmentCacheState, StoredAttachment};
+pub use clock::Clock;
 pub use db::Backend;
 pub use error::{Result, StoreError};
 pub use model::{

@@ -51,6 +51,8 @@ pub struct AppState {
     wb_check_timeout: Duration,
     /// Failed logins per (e-mail, IP), shared by every request of this process.
     login_throttle: Arc<session::LoginThrottle>,
+    /// "Now" for countdowns and breach marks (tests move a manual one).
+    clock: store::Clock,
 }
 
 impl AppState {
@@ -60,7 +62,18 @@ impl AppState {
             engine,
             wb_check_timeout: DEFAULT_WB_CHECK_TIMEOUT,
             login_throttle: Arc::default(),
+            clock: store::Clock::System,
         }
+    }
+
+    /// The same state reading "now" from `clock`.
+    pub fn with_clock(mut self, clock: store::Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub fn clock(&self) -> &store::Clock {
+        &self.clock
     }
 
     /// The same state with another timeout for the live token check.

@@ -33,6 +33,8 @@ pub const SECURITY_SCHEME: &str = "bearer";
         crate::api::chats::list,
         crate::api::chats::messages,
         crate::api::chats::mark_read,
+        crate::api::triage::set_priority,
+        crate::api::triage::snooze,
         crate::api::replies::send,
         crate::api::replies::status,
         crate::api::replies::retry,

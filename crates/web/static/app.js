@@ -217,7 +217,41 @@
 
   // ---------------------------------------------------------------------------- chat
 
+  // Priority override and snooze (chat page): PUT, then reload to show the new deadline.
+  function initTriage() {
+    var box = $('triage');
+    if (!box) { return; }
+    var chat = box.getAttribute('data-chat');
+    var status = $('triage-status');
+    function done(res) {
+      if (res.status === 200) { location.reload(); } else { status.textContent = errorText(res); }
+    }
+    var sel = $('priority-override');
+    if (sel) {
+      sel.addEventListener('change', function () {
+        api('PUT', '/api/v1/chats/' + chat + '/priority', { priority: sel.value || null }).then(done);
+      });
+    }
+    Array.prototype.forEach.call(box.querySelectorAll('button[data-snooze]'), function (b) {
+      b.addEventListener('click', function () {
+        var v = b.getAttribute('data-snooze');
+        var until = null;
+        if (v === 'tomorrow') {
+          // 10:00 Moscow time (UTC+3) tomorrow.
+          var d = new Date(Date.now() + 3 * 3600000);
+          d.setUTCDate(d.getUTCDate() + 1);
+          d.setUTCHours(10, 0, 0, 0);
+          until = d.getTime() - 3 * 3600000;
+        } else if (v) {
+          until = Date.now() + Number(v) * 60000;
+        }
+        api('PUT', '/api/v1/chats/' + chat + '/snooze', { until: until }).then(done);
+      });
+    });
+  }
+
   function initChat() {
+    initTriage();
     var feed = $('feed');
     var form = $('composer');
     var chatId = form.getAttribute('data-chat');

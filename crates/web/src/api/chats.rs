@@ -98,10 +98,13 @@ pub struct ChatJson {
     pub unread_count: i64,
     /// Whether a reply can be sent (WB's `replySign` is known).
     pub replyable: bool,
-    /// Unix ms of the oldest buyer message no seller message has answered yet: the chat waits
-    /// for a reply since then. `null` when nothing waits. The list puts waiting chats first,
-    /// longest-waiting first.
+    /// Unix ms of the oldest buyer message (or WB's negative-review template) no seller
+    /// message has answered yet: the chat waits for a reply since then. `null` when nothing
+    /// waits.
     pub waiting_since: Option<i64>,
+    /// Priority, deadline, standing and why. The list puts waiting chats first, least time
+    /// left first (a snoozed chat by the end of its snooze when that is later).
+    pub triage: super::triage::TriageJson,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -121,8 +124,10 @@ pub struct LastMessageJson {
     pub at: i64,
 }
 
-impl From<Chat> for ChatJson {
-    fn from(c: Chat) -> Self {
+impl ChatJson {
+    /// The chat as the API shows it, with time left counted at `now_ms`.
+    pub fn new(c: Chat, now_ms: i64) -> Self {
+        let triage = super::triage::TriageJson::new(&c, now_ms);
         let last_message = match (c.last_message_text, c.last_message_at_ms) {
             (Some(text), Some(at)) => Some(LastMessageJson { text, at }),
             (None, Some(at)) => Some(LastMessageJson {
@@ -147,6 +152,7 @@ impl From<Chat> for ChatJson {
             unread_count: c.unread_count,
             replyable: c.reply_sign.is_some(),
             waiting_since: c.awaiting_since_ms,
+            triage,
         }
     }
 }
@@ -315,7 +321,10 @@ pub(crate) async fn list(
     chats.truncate(limit as usize);
     let next_cursor = more.then(|| encode_cursor(offset.saturating_add(limit)));
     Ok(Json(ChatListJson {
-        chats: chats.into_iter().map(ChatJson::from).collect(),
+        chats: {
+            let now = state.clock().now_ms();
+            chats.into_iter().map(|c| ChatJson::new(c, now)).collect()
+        },
         next_cursor,
     }))
 }
@@ -374,7 +383,7 @@ pub(crate) async fn mark_read(
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn parse_chat_id(raw: &str) -> Result<ChatRowId, WebError> {
+pub(crate) fn parse_chat_id(raw: &str) -> Result<ChatRowId, WebError> {
     raw.parse().map_err(|_| {
         WebError::bad_request(
             "invalid_id",

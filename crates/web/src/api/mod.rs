@@ -16,6 +16,7 @@ pub mod chats;
 pub mod guardrails;
 pub mod replies;
 pub mod stream;
+pub mod triage;
 
 /// Every `/api/v1` route.
 pub fn router() -> Router<AppState> {
@@ -25,4 +26,5 @@ pub fn router() -> Router<AppState> {
         .merge(chats::router())
         .merge(guardrails::router())
         .merge(replies::router())
+        .merge(triage::router())
 }

@@ -150,14 +150,6 @@ fn encode_component(s: &str) -> String {
     out
 }
 
-/// Now, Unix ms.
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
 // ------------------------------------------------------------------------------ pages
 
 /// What every page's header needs.
@@ -301,7 +293,7 @@ async fn inbox_data(state: &AppState, s: &Session, q: &InboxQuery) -> Result<Inb
         .await?;
     let names: HashMap<AccountId, &str> =
         accounts.iter().map(|a| (a.id, a.name.as_str())).collect();
-    let now = now_ms();
+    let now = state.clock().now_ms();
     let rows = order_for_inbox(chats)
         .into_iter()
         .map(|c| {
@@ -420,7 +412,7 @@ async fn feed_items(state: &AppState, s: &Session, chat: &Chat) -> Result<Vec<Fe
     if let Some(engine) = state.engine() {
         engine.mark_open(chat.account_id);
     }
-    let now = now_ms();
+    let now = state.clock().now_ms();
     let mut items: Vec<FeedItem> = messages
         .into_iter()
         .map(|m| FeedItem::message(m, now))
@@ -448,7 +440,7 @@ async fn chat_page(
     let items = feed_items(&state, &s, &chat).await?;
     render(&ChatPage {
         chrome: Chrome::of(&s, "chat"),
-        chat: ChatRow::new(chat, &account.name, true, now_ms()),
+        chat: ChatRow::new(chat, &account.name, true, state.clock().now_ms()),
         items,
         max_chars: MAX_REPLY_CHARS,
     })
@@ -480,7 +472,7 @@ struct AccountsRows {
 }
 
 async fn account_rows(state: &AppState, s: &Session) -> Result<Vec<AccountRow>, WebError> {
-    let now = now_ms();
+    let now = state.clock().now_ms();
     Ok(state
         .store()
         .list_accounts(s.workspace_id)

@@ -1,6 +1,7 @@
 //! What the templates show: the store's rows turned into ready-to-print Russian strings.
 //! Templates escape everything they print; nothing here produces HTML.
 
+use domain::triage::deadline::{DEFAULT_ESCALATION_LEAD, Standing, standing};
 use domain::{AccountState, AttachmentKind, OutboxState};
 use store::{Account, Chat, Message, OutboxEntry};
 
@@ -22,6 +23,31 @@ pub fn age_label(ms: i64) -> String {
         }
     } else {
         format!("{} д", mins / (24 * 60))
+    }
+}
+
+/// Moscow time (UTC+3, no daylight saving since 2014): "14:30" on the same Moscow day as
+/// `now`, else "30.11 14:30".
+pub fn moscow_time(ms: i64, now: i64) -> String {
+    let offset = time::UtcOffset::from_hms(3, 0, 0).unwrap_or(time::UtcOffset::UTC);
+    let at = |ms: i64| {
+        time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
+            .map(|t| t.to_offset(offset))
+            .ok()
+    };
+    let (Some(t), Some(n)) = (at(ms), at(now)) else {
+        return String::new();
+    };
+    if t.date() == n.date() {
+        format!("{:02}:{:02}", t.hour(), t.minute())
+    } else {
+        format!(
+            "{:02}.{:02} {:02}:{:02}",
+            t.day(),
+            u8::from(t.month()),
+            t.hour(),
+            t.minute()
+        )
     }
 }
 
@@ -50,8 +76,25 @@ pub struct ChatRow {
     pub unread: i64,
     /// How long the buyer's last message has been unanswered, when it is.
     pub waiting: Option<String>,
-    /// Unanswered for more than an hour.
-    pub late: bool,
+    /// `urgent | high | normal` (the CSS class) and its Russian label; whether an operator set it.
+    pub priority: &'static str,
+    pub priority_label: &'static str,
+    pub overridden: bool,
+    /// The automatic priority's label (shown when an operator overrode it).
+    pub auto_priority_label: &'static str,
+    /// `on_time | due_soon | breached | snoozed` or "" when nothing waits (the CSS class).
+    pub standing: &'static str,
+    /// "осталось 35 мин", "просрочен на 2 ч", "отложен до 14:30".
+    pub due_label: Option<String>,
+    /// The deadline in Moscow time, for the tooltip.
+    pub due_at_label: Option<String>,
+    /// "отзыв опубликуется через 2 д 14 ч", "отзыв: ждём ответа покупателя".
+    pub review_label: Option<String>,
+    /// What the chat is about ("доставка заказа") and how it sounds.
+    pub intent_label: Option<&'static str>,
+    pub tone_label: Option<&'static str>,
+    /// Why: every rule that fired, in Russian.
+    pub reasons: Vec<String>,
     /// Product and order: "арт. 123", "заказ …", "1 990 ₽", "размер M".
     pub product: Vec<String>,
     /// Unix ms of the last message (0 when none).
@@ -94,6 +137,38 @@ impl ChatRow {
         let preview = c.last_message_text.clone().unwrap_or_default();
         let search =
             format!("{client} {account_name} {preview} {}", product.join(" ")).to_lowercase();
+        let prio = c.effective_priority();
+        let st = standing(
+            c.due_at_ms,
+            c.snoozed_until_ms,
+            now,
+            DEFAULT_ESCALATION_LEAD,
+        );
+        let (standing_class, due_label) = match st {
+            Standing::Answered => ("", None),
+            Standing::OnTime { left_ms } => {
+                ("on_time", Some(format!("осталось {}", age_label(left_ms))))
+            }
+            Standing::DueSoon { left_ms } => {
+                ("due_soon", Some(format!("осталось {}", age_label(left_ms))))
+            }
+            Standing::Breached { over_ms } => (
+                "breached",
+                Some(format!("просрочен на {}", age_label(over_ms))),
+            ),
+            Standing::Snoozed { until_ms, .. } => (
+                "snoozed",
+                Some(format!("отложен до {}", moscow_time(until_ms, now))),
+            ),
+        };
+        let review_label = c.review.map(|r| match r.closes_at_ms() {
+            None => "отзыв: ждём ответа покупателя на шаблон WB".to_owned(),
+            Some(closes) if closes > now => {
+                format!("отзыв опубликуется через {}", age_label(closes - now))
+            }
+            Some(_) => "отзыв: 72 часа истекли".to_owned(),
+        });
+        let note = c.triage.as_ref();
         Self {
             id: c.id.get(),
             href: format!("/chats/{}", c.id),
@@ -103,7 +178,19 @@ impl ChatRow {
             preview,
             unread: c.unread_count,
             waiting: waiting_ms.map(age_label),
-            late: waiting_ms.is_some_and(|w| w > 3_600_000),
+            priority: prio.as_str(),
+            priority_label: prio.label(),
+            overridden: c.priority_override.is_some(),
+            auto_priority_label: c.priority.label(),
+            standing: standing_class,
+            due_label,
+            due_at_label: c.due_at_ms.map(|d| moscow_time(d, now)),
+            review_label,
+            intent_label: note.and_then(|n| n.intent).map(|i| i.label()),
+            tone_label: note.and_then(|n| n.tone).map(|t| t.label()),
+            reasons: note
+                .map(|n| n.reasons.iter().map(|r| r.explanation.clone()).collect())
+                .unwrap_or_default(),
             product,
             last_at,
             last_label: if last_at > 0 {

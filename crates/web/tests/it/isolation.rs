@@ -26,9 +26,16 @@ async fn snapshot_of_b(app: &TestApp, outbox: i64) -> Value {
         .get(&format!("/api/v1/outbox/{outbox}"), Some(&app.key_b))
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    // Time left is counted at the moment of the request; everything else must not move.
+    let mut chats = chats.json;
+    if let Some(list) = chats["chats"].as_array_mut() {
+        for c in list {
+            c["triage"]["timeLeftMs"] = Value::Null;
+        }
+    }
     json!({
         "accounts": accounts.json,
-        "chats": chats.json,
+        "chats": chats,
         "messages": messages,
         "outbox": reply.json,
     })
@@ -172,6 +179,31 @@ async fn a_workspace_cannot_read_or_write_another_by_guessing_ids() {
         .await;
     let m = app.post_raw("/api/v1/chats/999999/read", &key, "").await;
     assert_hidden(&r, &m, "mark read");
+
+    // Priority override and snooze of B's chat.
+    let put = |path: String, body: Value| {
+        let req = app
+            .http
+            .put(format!("{}{path}", app.base))
+            .bearer_auth(&key)
+            .json(&body);
+        app.send(req)
+    };
+    let r = put(
+        format!("/api/v1/chats/{chat_b}/priority"),
+        json!({"priority": "urgent"}),
+    )
+    .await;
+    let m = put(
+        "/api/v1/chats/999999/priority".to_owned(),
+        json!({"priority": "urgent"}),
+    )
+    .await;
+    assert_hidden(&r, &m, "priority override");
+    let until = json!({"until": 4_102_444_800_000_i64 - 1});
+    let r = put(format!("/api/v1/chats/{chat_b}/snooze"), until.clone()).await;
+    let m = put("/api/v1/chats/999999/snooze".to_owned(), until).await;
+    assert_eq!(r.status, m.status, "{}", r.text);
 
     let body = json!({"text": "Ответ чужому покупателю"});
     let r = app

@@ -17,6 +17,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/chats/{id}/messages"),
     ("post", "/api/v1/chats/{id}/messages"),
     ("post", "/api/v1/chats/{id}/read"),
+    ("put", "/api/v1/chats/{id}/priority"),
+    ("put", "/api/v1/chats/{id}/snooze"),
     ("get", "/api/v1/outbox/{id}"),
     ("post", "/api/v1/outbox/{id}/retry"),
     ("post", "/api/v1/guardrails/check"),
@@ -60,6 +62,8 @@ async fn the_openapi_document_lists_every_route() {
         let url = format!("{}{}", app.base, path.replace("{id}", "1"));
         let req = match *method {
             "get" => app.http.get(url),
+            "put" => app.http.put(url),
+            "delete" => app.http.delete(url),
             _ => app.http.post(url),
         };
         let resp = req.send().await.expect("request");
