@@ -14,7 +14,9 @@ pub mod accounts;
 pub mod attachments;
 pub mod chats;
 pub mod guardrails;
+pub mod notifications;
 pub mod replies;
+pub mod settings;
 pub mod stream;
 
 /// Every `/api/v1` route.
@@ -24,5 +26,7 @@ pub fn router() -> Router<AppState> {
         .merge(attachments::router())
         .merge(chats::router())
         .merge(guardrails::router())
+        .merge(notifications::router())
         .merge(replies::router())
+        .merge(settings::router())
 }

@@ -22,6 +22,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/guardrails/check"),
     ("get", "/api/v1/attachments/{id}"),
     ("get", "/api/v1/stream"),
+    ("get", "/api/v1/notifications"),
+    ("post", "/api/v1/notifications/read"),
+    ("get", "/api/v1/settings/triage"),
+    ("put", "/api/v1/settings/triage"),
     ("post", "/api/v1/session"),
     ("delete", "/api/v1/session"),
 ];
@@ -60,6 +64,7 @@ async fn the_openapi_document_lists_every_route() {
         let url = format!("{}{}", app.base, path.replace("{id}", "1"));
         let req = match *method {
             "get" => app.http.get(url),
+            "put" => app.http.put(url),
             _ => app.http.post(url),
         };
         let resp = req.send().await.expect("request");
@@ -129,6 +134,28 @@ async fn the_openapi_document_lists_every_route() {
         ),
         ("ErrorJson", &["error", "message", "detail"]),
         ("Health", &["status"]),
+        ("NotificationListJson", &["notifications", "unread"]),
+        (
+            "NotificationJson",
+            &[
+                "id",
+                "chatId",
+                "kind",
+                "title",
+                "keyAt",
+                "createdAt",
+                "readAt",
+            ],
+        ),
+        (
+            "TriageSettingsJson",
+            &[
+                "slaMinutes",
+                "escalationLeadMinutes",
+                "webhookUrl",
+                "webhookSecretSet",
+            ],
+        ),
     ] {
         let props = schemas
             .get(name)
