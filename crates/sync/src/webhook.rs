@@ -304,6 +304,14 @@ async fn record(
     Ok(())
 }
 
+/// The wall clock in Unix ms: the `clock` of [`run_webhooks`] outside tests.
+pub fn wall_clock_ms() -> i64 {
+    crate::engine::now_ms()
+}
+
+/// How often the running service looks for due deliveries.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
+
 /// Delivers due webhooks every `interval` until `stop`; `clock` gives now in Unix ms.
 pub async fn run_webhooks(
     store: Store,
