@@ -36,6 +36,7 @@ pub async fn serve(args: ConfigArg) -> anyhow::Result<()> {
     let stop = CancellationToken::new();
     let sync_task = tokio::spawn(Arc::clone(&engine).run(stop.clone()));
     let outbox_task = tokio::spawn(Arc::clone(&engine).run_outbox(stop.clone()));
+    let webhook_task = spawn_webhooks(&store, &stop)?;
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
@@ -45,7 +46,24 @@ pub async fn serve(args: ConfigArg) -> anyhow::Result<()> {
     stop.cancel();
     let _ = sync_task.await;
     let _ = outbox_task.await;
+    let _ = webhook_task.await;
     Ok(())
+}
+
+/// Starts posting escalations to the workspaces' webhooks until `stop`.
+fn spawn_webhooks(
+    store: &Store,
+    stop: &CancellationToken,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let http = sync::webhook::http_client()?;
+    Ok(tokio::spawn(sync::webhook::run_webhooks(
+        store.clone(),
+        http,
+        sync::webhook::wall_clock_ms,
+        sync::webhook::DEFAULT_INTERVAL,
+        sync::webhook::DeliveryPolicy::default(),
+        stop.clone(),
+    )))
 }
 
 fn read_stdin_line(what: &str) -> anyhow::Result<String> {
@@ -241,6 +259,7 @@ pub async fn demo(
     let stop = CancellationToken::new();
     let sync_task = tokio::spawn(Arc::clone(&engine).run(stop.clone()));
     let outbox_task = tokio::spawn(Arc::clone(&engine).run_outbox(stop.clone()));
+    let webhook_task = spawn_webhooks(&store, &stop)?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
@@ -262,6 +281,7 @@ pub async fn demo(
     stop.cancel();
     let _ = sync_task.await;
     let _ = outbox_task.await;
+    let _ = webhook_task.await;
     drop(sandbox);
     Ok(())
 }

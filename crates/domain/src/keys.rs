@@ -82,6 +82,14 @@ int_key!(
     /// A reply waiting in, or delivered through, the outbox.
     OutboxId, "outbox id"
 );
+int_key!(
+    /// An escalation shown to the workspace's operators (at most one per chat, kind and key).
+    NotificationId, "notification id"
+);
+int_key!(
+    /// One outgoing webhook delivery (of one notification), retried until delivered.
+    WebhookDeliveryId, "webhook delivery id"
+);
 
 #[cfg(test)]
 mod tests {

@@ -21,7 +21,10 @@ pub use chat::{
 };
 pub use guardrails::{Violation, ViolationKind, check_files, check_message, check_text};
 pub use ids::{AccountId, ChatId, DownloadId, EventId, IdError, ReplySign};
-pub use keys::{AttachmentRowId, ChatRowId, MessageRowId, OutboxId, UserId, WorkspaceId};
+pub use keys::{
+    AttachmentRowId, ChatRowId, MessageRowId, NotificationId, OutboxId, UserId, WebhookDeliveryId,
+    WorkspaceId,
+};
 pub use triage::{
     Classification, Intent, Priority, Reason, ReasonNote, Sla, Tone, TriageNote, classify, priority,
 };

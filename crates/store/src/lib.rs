@@ -7,9 +7,11 @@
 //! and secrets at rest — WB tokens are encrypted with XChaCha20-Poly1305 under a [`SecretKey`]
 //! and only leave as a [`Secret`] that prints `***`. The central write is
 //! [`Store::ingest_page`]: one page of WB events, the chats they imply and the cursor after them,
-//! in one transaction, idempotent per (account, event id). It must not know HTTP or WB's wire
-//! format: the sync engine maps WB's JSON into [`NewMessage`]s, the web layer maps [`Chat`]s
-//! into its own JSON. No `sqlx` backend type appears in this crate's API.
+//! in one transaction, idempotent per (account, event id). Escalations become notifications
+//! and queued webhook deliveries in one transaction too ([`Store::fire_escalation`]). It must
+//! not know HTTP or WB's wire format: the sync engine maps WB's JSON into [`NewMessage`]s
+//! (and builds webhook bodies), the web layer maps [`Chat`]s into its own JSON. No `sqlx`
+//! backend type appears in this crate's API.
 
 mod accounts;
 mod api_keys;
@@ -20,6 +22,7 @@ mod db;
 mod error;
 mod ingest;
 mod model;
+mod notify;
 mod outbox;
 mod secret;
 pub mod sessions;
@@ -34,9 +37,13 @@ pub use model::{
     Account, Attachment, Chat, ChatFilter, ChatSnapshot, IngestOutcome, IngestPage, MergeOutcome,
     Message, NewAttachment, NewMessage, PollTarget, SyncState, User, Workspace,
 };
+pub use notify::{
+    EscalationEvent, FiredEscalation, MAX_NOTIFICATIONS, Notification, WebhookDelivery,
+};
 pub use outbox::{OutboxEntry, OutboxFile, OutboxJob, UnresolvedSend};
 pub use secret::{SECRET_KEY_ENV, SECRET_KEY_FILE_ENV, Secret, SecretKey};
 pub use triage::EscalationDue;
+pub use workspaces::{TriageSettings, TriageSettingsUpdate, WebhookChange};
 
 use db::{Pool, on_pool};
 

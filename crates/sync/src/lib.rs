@@ -12,13 +12,16 @@
 //! * [`schedule`] — when to poll an account next (pure).
 //! * [`engine`] — polling one account, and the loop that polls them all.
 //! * [`attachments`] — buyer files on demand: download through WB, content-addressed cache.
+//! * [`webhook`] — escalations posted to each workspace's URL: body, signature, retries.
 
 pub mod attachments;
 pub mod engine;
 pub mod mapping;
 pub mod outbox;
 pub mod schedule;
+pub mod webhook;
 
 pub use attachments::{AttachmentCache, DownloadPolicy, FetchError, Fetched, ReadyFile};
 pub use engine::{Engine, PollReport, Progress, SyncConfig, SyncError};
 pub use schedule::{Cadence, LastPoll};
+pub use webhook::{DeliveryPolicy, DeliveryStats, WebhookError, deliver_due, run_webhooks};

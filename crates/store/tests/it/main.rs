@@ -1,6 +1,7 @@
 //! Integration tests of the store, each run on SQLite and on PostgreSQL (see `support`).
 
 mod attachments;
+mod notify;
 mod sessions;
 mod support;
 mod triage;

@@ -14,7 +14,9 @@ pub mod accounts;
 pub mod attachments;
 pub mod chats;
 pub mod guardrails;
+pub mod notifications;
 pub mod replies;
+pub mod settings;
 pub mod stream;
 pub mod triage;
 
@@ -25,6 +27,8 @@ pub fn router() -> Router<AppState> {
         .merge(attachments::router())
         .merge(chats::router())
         .merge(guardrails::router())
+        .merge(notifications::router())
         .merge(replies::router())
         .merge(triage::router())
+        .merge(settings::router())
 }

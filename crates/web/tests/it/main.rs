@@ -21,6 +21,7 @@ mod guardrails;
 mod isolation;
 mod openapi;
 mod sessions;
+mod triage;
 
 const TOKEN_A: &str = "sandbox-token-a";
 const TOKEN_B: &str = "sandbox-token-b";

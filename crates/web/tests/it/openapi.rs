@@ -24,6 +24,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/guardrails/check"),
     ("get", "/api/v1/attachments/{id}"),
     ("get", "/api/v1/stream"),
+    ("get", "/api/v1/notifications"),
+    ("post", "/api/v1/notifications/read"),
+    ("get", "/api/v1/settings/triage"),
+    ("put", "/api/v1/settings/triage"),
     ("post", "/api/v1/session"),
     ("delete", "/api/v1/session"),
 ];
@@ -133,6 +137,28 @@ async fn the_openapi_document_lists_every_route() {
         ),
         ("ErrorJson", &["error", "message", "detail"]),
         ("Health", &["status"]),
+        ("NotificationListJson", &["notifications", "unread"]),
+        (
+            "NotificationJson",
+            &[
+                "id",
+                "chatId",
+                "kind",
+                "title",
+                "keyAt",
+                "createdAt",
+                "readAt",
+            ],
+        ),
+        (
+            "TriageSettingsJson",
+            &[
+                "slaMinutes",
+                "escalationLeadMinutes",
+                "webhookUrl",
+                "webhookSecretSet",
+            ],
+        ),
     ] {
         let props = schemas
             .get(name)
