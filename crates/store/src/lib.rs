@@ -12,6 +12,7 @@
 //! into its own JSON. No `sqlx` backend type appears in this crate's API.
 
 mod accounts;
+mod analytics;
 mod api_keys;
 mod attachments;
 mod chats;
@@ -24,6 +25,10 @@ mod secret;
 pub mod sessions;
 mod workspaces;
 
+pub use analytics::{
+    AccountAnalytics, Analytics, AnalyticsQuery, DayAnalytics, MAX_ANALYTICS_DAYS,
+    MOSCOW_UTC_OFFSET_MINUTES, NewResponse, QueueBucket, ResponseStats, ReviewStats,
+};
 pub use attachments::{AttachmentCacheInfo, AttachmentCacheState, StoredAttachment};
 pub use db::Backend;
 pub use error::{Result, StoreError};
