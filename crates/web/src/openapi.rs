@@ -39,6 +39,7 @@ pub const SECURITY_SCHEME: &str = "bearer";
         crate::api::guardrails::check,
         crate::api::attachments::download,
         crate::api::stream::stream,
+        crate::api::analytics::show,
         crate::session::login,
         crate::session::logout,
     ),
@@ -51,6 +52,7 @@ pub const SECURITY_SCHEME: &str = "bearer";
         (name = "replies", description = "Replies through the outbox"),
         (name = "guardrails", description = "Checks of draft replies"),
         (name = "attachments", description = "Buyer files and images"),
+        (name = "analytics", description = "Response times, SLA and the open queue"),
         (name = "session", description = "Operator login for the web UI (cookie + CSRF token)"),
         (name = "meta", description = "Health and this document"),
     )

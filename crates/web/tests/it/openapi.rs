@@ -22,6 +22,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/guardrails/check"),
     ("get", "/api/v1/attachments/{id}"),
     ("get", "/api/v1/stream"),
+    ("get", "/api/v1/analytics"),
     ("post", "/api/v1/session"),
     ("delete", "/api/v1/session"),
 ];
