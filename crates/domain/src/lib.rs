@@ -22,4 +22,6 @@ pub use chat::{
 pub use guardrails::{Violation, ViolationKind, check_files, check_message, check_text};
 pub use ids::{AccountId, ChatId, DownloadId, EventId, IdError, ReplySign};
 pub use keys::{AttachmentRowId, ChatRowId, MessageRowId, OutboxId, UserId, WorkspaceId};
-pub use triage::{Classification, Intent, Priority, Reason, Sla, Tone, classify, priority};
+pub use triage::{
+    Classification, Intent, Priority, Reason, ReasonNote, Sla, Tone, TriageNote, classify, priority,
+};

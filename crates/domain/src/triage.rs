@@ -80,7 +80,8 @@ impl Intent {
         )
     }
 
-    fn label(self) -> &'static str {
+    /// The Russian label the operator sees.
+    pub fn label(self) -> &'static str {
         match self {
             Intent::ReturnRefund => "возврат или деньги",
             Intent::DefectDamage => "брак или повреждение",
@@ -106,6 +107,15 @@ pub enum Tone {
 }
 
 impl Tone {
+    /// The Russian label the operator sees.
+    pub fn label(self) -> &'static str {
+        match self {
+            Tone::Angry => "раздражён",
+            Tone::Neutral => "нейтрально",
+            Tone::Positive => "доброжелательно",
+        }
+    }
+
     /// Every tone, in declaration order.
     pub const ALL: &'static [Tone] = &[Tone::Angry, Tone::Neutral, Tone::Positive];
 
@@ -759,6 +769,66 @@ pub fn priority(
             ),
         },
     )
+}
+
+/// A [`Reason`] that can be stored and read back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReasonNote {
+    pub rule: String,
+    pub matched: String,
+    pub explanation: String,
+}
+
+impl From<Reason> for ReasonNote {
+    fn from(r: Reason) -> Self {
+        Self {
+            rule: r.rule.to_owned(),
+            matched: r.matched,
+            explanation: r.explanation,
+        }
+    }
+}
+
+/// Why a chat has its automatic priority: the message that decided it, its classification and
+/// every rule that fired (the priority rule first). Stored with the chat, shown to operators.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TriageNote {
+    pub priority: Priority,
+    /// `None` for WB's own template (nothing of the buyer's to classify).
+    pub intent: Option<Intent>,
+    pub tone: Option<Tone>,
+    /// When the deciding message was written (Unix ms).
+    pub message_at_ms: Option<i64>,
+    pub reasons: Vec<ReasonNote>,
+}
+
+impl TriageNote {
+    /// Classifies one buyer message of a chat (WB opened it over a negative review or not).
+    pub fn for_message(text: &str, at_ms: i64, opened_by_wb_negative_review: bool) -> Self {
+        let c = classify(text);
+        let (p, why) = priority(c.intent, c.tone, opened_by_wb_negative_review);
+        let mut reasons = vec![ReasonNote::from(why)];
+        reasons.extend(c.reasons.into_iter().map(ReasonNote::from));
+        Self {
+            priority: p,
+            intent: Some(c.intent),
+            tone: Some(c.tone),
+            message_at_ms: Some(at_ms),
+            reasons,
+        }
+    }
+
+    /// WB's negative-review template, before the buyer has written.
+    pub fn for_review_template(at_ms: i64) -> Self {
+        Self {
+            priority: Priority::Urgent,
+            intent: None,
+            tone: None,
+            message_at_ms: Some(at_ms),
+            reasons: vec![ReasonNote::from(deadline::negative_review_reason())],
+        }
+    }
 }
 
 pub mod deadline;

@@ -5,9 +5,10 @@
 
 use std::collections::HashMap;
 
+use domain::triage::ReviewWindow;
 use domain::{
     AccountId, AttachmentKind, AttachmentRowId, ChatId, ChatRowId, DownloadId, EventId, GoodCard,
-    MessageRowId, ReplySign, Sender, WorkspaceId,
+    MessageRowId, ReplySign, Sender, TriageNote, WorkspaceId,
 };
 
 use crate::Store;
@@ -19,16 +20,19 @@ macro_rules! chat_columns {
     () => {
         "id, workspace_id, account_id, wb_chat_id, reply_sign, client_name, nm_id, rid, price, \
          price_currency, size, last_message_text, last_message_at, last_buyer_message_at, \
-         last_read_at, unread_count, first_seen_at, awaiting_since"
+         last_read_at, unread_count, first_seen_at, awaiting_since, priority, \
+         priority_override, triage, review_opened_at, review_replied_at, snoozed_until, due_at, \
+         queue_at"
     };
 }
 
-/// The inbox order: chats waiting for a seller reply first, longest-waiting first, then the
-/// rest by latest activity. Written exactly as the index `chats_workspace_awaiting`
-/// (migration 0007) is, so the list reads the index in order and never sorts.
+/// The inbox order: chats waiting for a seller reply first, least time left first (the
+/// deadline, or the end of a snooze when later: `queue_at`), then the rest by latest
+/// activity. Written exactly as the index `chats_workspace_queue` (migration 0008) is, so the
+/// list reads the index in order and never sorts.
 macro_rules! list_order {
     () => {
-        " ORDER BY awaiting_since IS NULL, awaiting_since ASC, \
+        " ORDER BY queue_at IS NULL, queue_at ASC, \
          COALESCE(last_message_at, first_seen_at) DESC, id DESC"
     };
 }
@@ -53,6 +57,14 @@ struct ChatRow {
     unread_count: i64,
     first_seen_at: i64,
     awaiting_since: Option<i64>,
+    priority: String,
+    priority_override: Option<String>,
+    triage: Option<String>,
+    review_opened_at: Option<i64>,
+    review_replied_at: Option<i64>,
+    snoozed_until: Option<i64>,
+    due_at: Option<i64>,
+    queue_at: Option<i64>,
 }
 
 impl ChatRow {
@@ -86,6 +98,27 @@ impl ChatRow {
             unread_count: self.unread_count,
             first_seen_at_ms: self.first_seen_at,
             awaiting_since_ms: self.awaiting_since,
+            priority: self
+                .priority
+                .parse()
+                .map_err(|e| StoreError::corrupt("priority", e))?,
+            priority_override: self
+                .priority_override
+                .map(|p| p.parse())
+                .transpose()
+                .map_err(|e| StoreError::corrupt("priority override", e))?,
+            // A note that does not parse (written by an older version) is only an explanation:
+            // the chat is still listed, without it.
+            triage: self
+                .triage
+                .and_then(|t| serde_json::from_str::<TriageNote>(&t).ok()),
+            review: self.review_opened_at.map(|opened_at_ms| ReviewWindow {
+                opened_at_ms,
+                buyer_replied_at_ms: self.review_replied_at,
+            }),
+            snoozed_until_ms: self.snoozed_until,
+            due_at_ms: self.due_at,
+            queue_at_ms: self.queue_at,
         })
     }
 }
@@ -214,8 +247,13 @@ const MERGE_UPDATE: &str = "UPDATE chats SET reply_sign = COALESCE($2, reply_sig
 
 /// The filters every chat listing applies: `$1` workspace, `$2` account or NULL, `$3` unread only.
 macro_rules! list_where {
-    () => {
-        "workspace_id = $1 AND ($2 IS NULL OR account_id = $2) AND (NOT $3 OR unread_count > 0)"
+    ($urgent:literal) => {
+        concat!(
+            "workspace_id = $1 AND ($2 IS NULL OR account_id = $2) \
+             AND (NOT $3 OR unread_count > 0) AND (NOT ",
+            $urgent,
+            " OR (queue_at IS NOT NULL AND COALESCE(priority_override, priority) = 'urgent'))"
+        )
     };
 }
 
@@ -437,7 +475,7 @@ impl Store {
                         "SELECT ",
                         chat_columns!(),
                         " FROM chats WHERE ",
-                        list_where!(),
+                        list_where!("$6"),
                         list_order!(),
                         " LIMIT $4 OFFSET $5"
                     ))
@@ -446,6 +484,7 @@ impl Store {
                     .bind(filter.unread_only)
                     .bind(limit)
                     .bind(offset)
+                    .bind(filter.urgent_only)
                     .fetch_all(p)
                     .await?
                 }
@@ -454,7 +493,7 @@ impl Store {
                         "SELECT ",
                         chat_columns!(),
                         " FROM chats WHERE ",
-                        list_where!(),
+                        list_where!("$10"),
                         " AND (",
                         search_matches!("chats.client_name"),
                         " OR ",
@@ -474,6 +513,7 @@ impl Store {
                     .bind(&s.upper)
                     .bind(&s.first_capital)
                     .bind(&s.word_capitals)
+                    .bind(filter.urgent_only)
                     .fetch_all(p)
                     .await?
                 }

@@ -6,8 +6,11 @@
 //! (account_id, event_id) DO NOTHING` so a repeated event — in the same page or any earlier one
 //! — is counted and skipped, stores attachments only for messages inserted now, updates each
 //! chat's last message, last buyer message, unread count and the time it has waited for a
-//! seller reply since (`awaiting_since`, see `UPDATE_SUMMARIES`), and advances the account's
-//! cursor. Any error rolls all of it back, so the cursor never runs ahead of the messages.
+//! seller reply since (`awaiting_since`, see `UPDATE_SUMMARIES`), triages the chats the page
+//! touched — automatic priority with its reasons, WB's negative-review window, deadline, queue
+//! position, next escalation look, and one `responses` row per wait the page answered (see
+//! `triage_chat`) — and advances the account's cursor. Any error rolls all of it back, so the
+//! cursor never runs ahead of the messages.
 //!
 //! Speed: a page costs a handful of statements whatever its size — one lookup of all its
 //! chats, one multi-row insert of its messages, one of their attachments, one update of the
@@ -18,7 +21,10 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use domain::{AccountId, GoodCard, ReplySign, Sender};
+use domain::triage::deadline::{
+    ChatTimes, ReviewWindow, first_escalation_at, is_negative_review_template, schedule,
+};
+use domain::{AccountId, GoodCard, Priority, ReplySign, Sender, Sla, TriageNote};
 
 use crate::Store;
 use crate::db::{Backend, WritePool, now_ms, on_pool};
@@ -38,9 +44,39 @@ struct PageChat<'a> {
     unread_inc: i64,
     /// The newest seller message inserted now.
     last_seller: Option<i64>,
-    /// Buyer messages inserted now: their times, for the waiting start (see
+    /// Buyer messages inserted now — and WB's negative-review template, which waits for the
+    /// seller like a buyer message does: their times, for the waiting start (see
     /// [`PageChat::waiting_from`]).
     buyer_times: Vec<i64>,
+    /// Every message inserted now, for triage (see [`Store::triage_page`]).
+    timeline: Vec<(i64, Turn<'a>)>,
+    /// The oldest negative-review template inserted now.
+    review_template_at: Option<i64>,
+    /// The chat as stored before this page (`None` for a chat created now).
+    pre: Option<Pre>,
+}
+
+/// One inserted message, as triage sees it.
+#[derive(Debug, Clone, Copy)]
+enum Turn<'a> {
+    Buyer(&'a str),
+    Seller,
+    /// WB's template opening a chat over a negative review.
+    ReviewTemplate,
+}
+
+/// The triage state of a chat before the page (see migration 0008).
+#[derive(Debug, Clone, Default)]
+struct Pre {
+    awaiting_since: Option<i64>,
+    priority: Option<Priority>,
+    triage: Option<String>,
+    priority_override: Option<Priority>,
+    review_opened_at: Option<i64>,
+    review_replied_at: Option<i64>,
+    snoozed_until: Option<i64>,
+    due_at: Option<i64>,
+    next_escalation_at: Option<i64>,
 }
 
 impl<'a> PageChat<'a> {
@@ -57,6 +93,9 @@ impl<'a> PageChat<'a> {
             unread_inc: 0,
             last_seller: None,
             buyer_times: Vec::new(),
+            timeline: Vec::new(),
+            review_template_at: None,
+            pre: None,
         }
     }
 
@@ -85,6 +124,18 @@ impl<'a> PageChat<'a> {
         }
         if ev.sender == Sender::Seller && self.last_seller.is_none_or(|last| ts > last) {
             self.last_seller = Some(ts);
+        }
+        match ev.sender {
+            Sender::Client => self.timeline.push((ts, Turn::Buyer(ev.text.as_str()))),
+            Sender::Seller => self.timeline.push((ts, Turn::Seller)),
+            Sender::Wb if is_negative_review_template(&ev.text) => {
+                self.timeline.push((ts, Turn::ReviewTemplate));
+                self.buyer_times.push(ts);
+                if self.review_template_at.is_none_or(|at| ts < at) {
+                    self.review_template_at = Some(ts);
+                }
+            }
+            Sender::Wb => {}
         }
         if ev.sender == Sender::Client {
             self.buyer_times.push(ts);
@@ -121,9 +172,35 @@ struct ExistingChat {
     price_currency: Option<String>,
     size: Option<String>,
     last_read_at: Option<i64>,
+    awaiting_since: Option<i64>,
+    priority: String,
+    triage: Option<String>,
+    priority_override: Option<String>,
+    review_opened_at: Option<i64>,
+    review_replied_at: Option<i64>,
+    snoozed_until: Option<i64>,
+    due_at: Option<i64>,
+    next_escalation_at: Option<i64>,
 }
 
 impl ExistingChat {
+    fn pre(&self) -> Pre {
+        Pre {
+            awaiting_since: self.awaiting_since,
+            priority: self.priority.parse().ok(),
+            triage: self.triage.clone(),
+            priority_override: self
+                .priority_override
+                .as_deref()
+                .and_then(|p| p.parse().ok()),
+            review_opened_at: self.review_opened_at,
+            review_replied_at: self.review_replied_at,
+            snoozed_until: self.snoozed_until,
+            due_at: self.due_at,
+            next_escalation_at: self.next_escalation_at,
+        }
+    }
+
     fn has_card(&self) -> bool {
         self.nm_id.is_some()
             || self.rid.is_some()
@@ -185,7 +262,9 @@ static SELECT_CHATS: LazyLock<Multi> = LazyLock::new(|| {
         let list = (0..n).map(|_| ph()).collect::<Vec<_>>().join(", ");
         format!(
             "SELECT id, wb_chat_id, reply_sign, reply_sign_at, client_name, nm_id, rid, price, \
-             price_currency, size, last_read_at FROM chats \
+             price_currency, size, last_read_at, awaiting_since, priority, triage, \
+             priority_override, review_opened_at, review_replied_at, snoozed_until, due_at, \
+             next_escalation_at FROM chats \
              WHERE account_id = {account} AND wb_chat_id IN ({list})"
         )
     })
@@ -259,11 +338,207 @@ static UPDATE_SUMMARIES: LazyLock<Multi> = LazyLock::new(|| {
                      OR v.column5 > chats.last_buyer_message_at) \
                      AND (NOT v.column7 OR v.column5 > v.column8) THEN v.column5 \
                  ELSE NULL END \
+             FROM (VALUES {}) AS v WHERE chats.id = v.column1 \
+             RETURNING chats.id, chats.awaiting_since",
+            tuples(n, 9, ph)
+        )
+    })
+});
+
+// v.column1 = chat id, then priority, triage, review_opened_at, review_replied_at,
+// snoozed_until, due_at, queue_at, next_escalation_at (all computed by `triage_chat`).
+static UPDATE_TRIAGE: LazyLock<Multi> = LazyLock::new(|| {
+    multi(|n, ph| {
+        format!(
+            "UPDATE chats SET priority = v.column2, triage = v.column3, \
+             review_opened_at = v.column4, review_replied_at = v.column5, \
+             snoozed_until = v.column6, due_at = v.column7, queue_at = v.column8, \
+             next_escalation_at = v.column9 \
              FROM (VALUES {}) AS v WHERE chats.id = v.column1",
             tuples(n, 9, ph)
         )
     })
 });
+
+static INSERT_RESPONSES: LazyLock<Multi> = LazyLock::new(|| {
+    multi(|n, ph| {
+        format!(
+            "INSERT INTO responses (workspace_id, account_id, chat_id, waiting_since, \
+             answered_at, priority, due_at, review) VALUES {} \
+             ON CONFLICT (chat_id, waiting_since) DO NOTHING",
+            tuples(n, 8, ph)
+        )
+    })
+});
+
+/// A chat's triage columns after a page.
+#[derive(Debug, Clone, PartialEq)]
+struct TriageUpdate {
+    chat: i64,
+    priority: Priority,
+    triage: Option<String>,
+    review_opened_at: Option<i64>,
+    review_replied_at: Option<i64>,
+    snoozed_until: Option<i64>,
+    due_at: Option<i64>,
+    queue_at: Option<i64>,
+    next_escalation_at: Option<i64>,
+}
+
+/// One answered wait, for the analytics.
+#[derive(Debug, Clone, PartialEq)]
+struct ResponseRow {
+    chat: i64,
+    waiting_since: i64,
+    answered_at: i64,
+    priority: Priority,
+    due_at: Option<i64>,
+    review: bool,
+}
+
+/// Triage of one chat after a page: its automatic priority and why, the review window, the
+/// deadline and queue position, when escalation looks next — and the waits the page answered.
+///
+/// * Waits: walking the inserted messages in time order from the stored wait (if any), a
+///   buyer message (or WB's review template) opens a wait, the next seller message answers it
+///   (one [`ResponseRow`]; a wait opened in this page gets the priority of its first message).
+/// * Priority: the most urgent of the messages still waiting (`new_wait` is the store's
+///   `awaiting_since` after the page), keeping the stored one when the same wait goes on; a
+///   chat WB opened over a negative review is always urgent. A chat that waits for nothing
+///   keeps its last triage (its intent stays visible).
+/// * A new buyer message ends a snooze.
+fn triage_chat(
+    c: &PageChat<'_>,
+    new_wait: Option<i64>,
+    sla: &Sla,
+    lead: std::time::Duration,
+) -> (TriageUpdate, Vec<ResponseRow>) {
+    let pre = c.pre.clone().unwrap_or_default();
+    let review_opened_at = match (pre.review_opened_at, c.review_template_at) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    let is_review = review_opened_at.is_some();
+    let mut timeline = c.timeline.clone();
+    timeline.sort_by_key(|(ts, _)| *ts);
+    let review_replied_at = pre.review_replied_at.or_else(|| {
+        let opened = review_opened_at?;
+        timeline
+            .iter()
+            .find(|(ts, t)| matches!(t, Turn::Buyer(_)) && *ts > opened)
+            .map(|(ts, _)| *ts)
+    });
+    let note_for = |ts: i64, turn: Turn<'_>| match turn {
+        Turn::Buyer(text) => Some(TriageNote::for_message(text, ts, is_review)),
+        Turn::ReviewTemplate => Some(TriageNote::for_review_template(ts)),
+        Turn::Seller => None,
+    };
+    let pre_priority = pre.priority_override.or(pre.priority);
+
+    // Waits answered in this page.
+    let mut responses = Vec::new();
+    let mut open: Option<(i64, Option<Priority>, Option<i64>)> =
+        pre.awaiting_since.map(|a| (a, pre_priority, pre.due_at));
+    for &(ts, turn) in &timeline {
+        match turn {
+            Turn::Buyer(_) | Turn::ReviewTemplate => {
+                if open.is_none() {
+                    let p = note_for(ts, turn).map(|n| n.priority);
+                    let p = pre.priority_override.or(p).unwrap_or(Priority::Normal);
+                    let p = if is_review { Priority::Urgent } else { p };
+                    let due = ts.saturating_add(domain::triage::deadline::ms(sla.for_priority(p)));
+                    open = Some((ts, Some(p), Some(due)));
+                }
+            }
+            Turn::Seller => {
+                if let Some((since, p, due)) = open.filter(|(since, _, _)| ts >= *since) {
+                    responses.push(ResponseRow {
+                        chat: c.row_id,
+                        waiting_since: since,
+                        answered_at: ts,
+                        priority: p.unwrap_or(Priority::Normal),
+                        due_at: due,
+                        review: is_review,
+                    });
+                    open = None;
+                }
+            }
+        }
+    }
+
+    // The priority of what still waits.
+    let mut best: Option<TriageNote> = None;
+    if new_wait.is_some() && new_wait == pre.awaiting_since {
+        best = pre
+            .triage
+            .as_deref()
+            .and_then(|t| serde_json::from_str::<TriageNote>(t).ok());
+    }
+    if let Some(wait) = new_wait {
+        for &(ts, turn) in timeline.iter().filter(|(ts, _)| *ts >= wait) {
+            if let Some(note) = note_for(ts, turn)
+                && best.as_ref().is_none_or(|b| note.priority < b.priority)
+            {
+                best = Some(note);
+            }
+        }
+        if best.is_none() && is_review {
+            best = Some(TriageNote::for_review_template(
+                review_opened_at.unwrap_or(wait),
+            ));
+        }
+    }
+    let (priority, triage) = match best {
+        Some(mut note) => {
+            if is_review && note.priority != Priority::Urgent {
+                note.priority = Priority::Urgent;
+                note.reasons
+                    .insert(0, domain::triage::deadline::negative_review_reason().into());
+            }
+            (note.priority, serde_json::to_string(&note).ok())
+        }
+        None => (pre.priority.unwrap_or(Priority::Normal), pre.triage.clone()),
+    };
+
+    let new_buyer = timeline.iter().any(|(_, t)| matches!(t, Turn::Buyer(_)));
+    let snoozed_until = if new_buyer { None } else { pre.snoozed_until };
+    let review = review_opened_at.map(|opened_at_ms| ReviewWindow {
+        opened_at_ms,
+        buyer_replied_at_ms: review_replied_at,
+    });
+    let plan = schedule(
+        &ChatTimes {
+            awaiting_since_ms: new_wait,
+            priority: pre.priority_override.unwrap_or(priority),
+            review,
+            snoozed_until_ms: snoozed_until,
+        },
+        sla,
+    );
+    let new_review = review_opened_at.filter(|_| pre.review_opened_at.is_none());
+    let next_escalation_at = if plan.due_at_ms != pre.due_at
+        || snoozed_until != pre.snoozed_until
+        || new_review.is_some()
+    {
+        first_escalation_at(plan.due_at_ms, snoozed_until, lead, new_review)
+    } else {
+        pre.next_escalation_at
+    };
+    (
+        TriageUpdate {
+            chat: c.row_id,
+            priority,
+            triage,
+            review_opened_at,
+            review_replied_at,
+            snoozed_until,
+            due_at: plan.due_at_ms,
+            queue_at: plan.queue_at_ms,
+            next_escalation_at,
+        },
+        responses,
+    )
+}
 
 fn sql(table: &'static LazyLock<Multi>, rows: usize, backend: Backend) -> Result<&'static str> {
     let texts = match backend {
@@ -338,12 +613,23 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
             }
-            let workspace_id: i64 =
-                sqlx::query_scalar("SELECT workspace_id FROM accounts WHERE id = $1")
-                    .bind(account_id)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .ok_or(StoreError::not_found("account"))?;
+            let (workspace_id, sla_urgent, sla_high, sla_normal, lead): (i64, i64, i64, i64, i64) =
+                sqlx::query_as(
+                    "SELECT a.workspace_id, w.sla_urgent_ms, w.sla_high_ms, w.sla_normal_ms, \
+                     w.escalation_lead_ms FROM accounts a \
+                     JOIN workspaces w ON w.id = a.workspace_id WHERE a.id = $1",
+                )
+                .bind(account_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or(StoreError::not_found("account"))?;
+            let duration = |v: i64| std::time::Duration::from_millis(u64::try_from(v).unwrap_or(0));
+            let sla = Sla {
+                urgent: duration(sla_urgent),
+                high: duration(sla_high),
+                normal: duration(sla_normal),
+            };
+            let lead = duration(lead);
 
             // 1. Resolve (or create) every chat of the page.
             let mut existing: HashMap<String, ExistingChat> = HashMap::new();
@@ -427,6 +713,7 @@ impl Store {
                 if let Some(e) = found {
                     chat.row_id = e.id;
                     chat.last_read_at = e.last_read_at;
+                    chat.pre = Some(e.pre());
                     // A signature from an event older than the one we hold (a backfill, or
                     // /chats was merged since) must not replace a newer one.
                     let newer = match (sign_at, e.reply_sign_at) {
@@ -522,8 +809,13 @@ impl Store {
                 .iter()
                 .filter_map(|c| c.last.map(|(at, text)| (c, at, text)))
                 .collect();
+            let mut waits: HashMap<i64, Option<i64>> = HashMap::new();
             for chunk in touched.chunks(CHUNK) {
-                let mut q = sqlx::query(sql(&UPDATE_SUMMARIES, chunk.len(), p.backend())?);
+                let mut q = sqlx::query_as::<_, (i64, Option<i64>)>(sql(
+                    &UPDATE_SUMMARIES,
+                    chunk.len(),
+                    p.backend(),
+                )?);
                 for (c, last_at, last_text) in chunk {
                     q = q
                         .bind(c.row_id)
@@ -536,10 +828,62 @@ impl Store {
                         .bind(c.last_seller.unwrap_or(0))
                         .bind(c.waiting_from());
                 }
+                waits.extend(q.fetch_all(&mut *tx).await?);
+            }
+
+            // 4. Triage: priority, review window, deadline, escalation; answered waits.
+            let mut updates = Vec::new();
+            let mut responses = Vec::new();
+            for (c, _, _) in &touched {
+                let new_wait = waits.get(&c.row_id).copied().flatten();
+                let (update, answered) = triage_chat(c, new_wait, &sla, lead);
+                let unchanged = c.pre.as_ref().is_some_and(|pre| {
+                    pre.priority == Some(update.priority)
+                        && pre.triage == update.triage
+                        && pre.review_opened_at == update.review_opened_at
+                        && pre.review_replied_at == update.review_replied_at
+                        && pre.snoozed_until == update.snoozed_until
+                        && pre.due_at == update.due_at
+                        && pre.next_escalation_at == update.next_escalation_at
+                });
+                if !unchanged {
+                    updates.push(update);
+                }
+                responses.extend(answered);
+            }
+            for chunk in updates.chunks(CHUNK) {
+                let mut q = sqlx::query(sql(&UPDATE_TRIAGE, chunk.len(), p.backend())?);
+                for u in chunk {
+                    q = q
+                        .bind(u.chat)
+                        .bind(u.priority.as_str())
+                        .bind(u.triage.as_deref())
+                        .bind(u.review_opened_at)
+                        .bind(u.review_replied_at)
+                        .bind(u.snoozed_until)
+                        .bind(u.due_at)
+                        .bind(u.queue_at)
+                        .bind(u.next_escalation_at);
+                }
+                q.execute(&mut *tx).await?;
+            }
+            for chunk in responses.chunks(CHUNK) {
+                let mut q = sqlx::query(sql(&INSERT_RESPONSES, chunk.len(), p.backend())?);
+                for r in chunk {
+                    q = q
+                        .bind(workspace_id)
+                        .bind(account_id)
+                        .bind(r.chat)
+                        .bind(r.waiting_since)
+                        .bind(r.answered_at)
+                        .bind(r.priority.as_str())
+                        .bind(r.due_at)
+                        .bind(r.review);
+                }
                 q.execute(&mut *tx).await?;
             }
 
-            // 4. The cursor, in the same transaction as the messages it covers.
+            // 5. The cursor, in the same transaction as the messages it covers.
             let done = sqlx::query(ADVANCE_CURSOR)
                 .bind(account_id)
                 .bind(page.next_cursor)

@@ -23,6 +23,7 @@ mod model;
 mod outbox;
 mod secret;
 pub mod sessions;
+mod triage;
 mod workspaces;
 
 pub use analytics::{
@@ -38,6 +39,7 @@ pub use model::{
 };
 pub use outbox::{OutboxEntry, OutboxFile, OutboxJob, UnresolvedSend};
 pub use secret::{SECRET_KEY_ENV, SECRET_KEY_FILE_ENV, Secret, SecretKey};
+pub use triage::EscalationDue;
 
 use db::{Pool, on_pool};
 

@@ -4,9 +4,11 @@
 //! (`*_ms`), the unit WB uses for `addTimestamp` and the cursor. Nothing here knows SQL or WB's
 //! JSON: the sync engine maps WB's events into [`NewMessage`]s.
 
+use domain::triage::ReviewWindow;
 use domain::{
     AccountId, AccountState, AttachmentKind, AttachmentRowId, ChatId, ChatRowId, DownloadId,
-    EventId, GoodCard, Marketplace, MessageRowId, ReplySign, Sender, UserId, WorkspaceId,
+    EventId, GoodCard, Marketplace, MessageRowId, Priority, ReplySign, Sender, TriageNote, UserId,
+    WorkspaceId,
 };
 
 /// A tenant.
@@ -103,8 +105,29 @@ pub struct Chat {
     /// Waiting for a seller reply since: the time of the oldest buyer message not answered by
     /// a later seller message (platform messages do not answer); `None` when nothing waits.
     /// Maintained from ingested messages (see `ingest.rs` for late arrivals); the inbox and
-    /// the SLA deadline go by it.
+    /// the SLA deadline go by it. WB's negative-review template waits like a buyer message.
     pub awaiting_since_ms: Option<i64>,
+    /// The automatic priority (see `ingest.rs`): the most urgent of the waiting messages.
+    pub priority: Priority,
+    /// The operator's choice, which wins over [`Chat::priority`].
+    pub priority_override: Option<Priority>,
+    /// Why the chat has its automatic priority; `None` before any buyer message was triaged.
+    pub triage: Option<TriageNote>,
+    /// WB's negative-review window, when WB opened this chat over a review under 4 stars.
+    pub review: Option<ReviewWindow>,
+    pub snoozed_until_ms: Option<i64>,
+    /// The answer is due by then (`awaiting_since` + SLA of the priority in force, capped by
+    /// the review window); `None` when nothing waits.
+    pub due_at_ms: Option<i64>,
+    /// The inbox sort key: `due_at`, or the end of a snooze when later.
+    pub queue_at_ms: Option<i64>,
+}
+
+impl Chat {
+    /// The priority in force: the operator's override, else the automatic one.
+    pub fn effective_priority(&self) -> Priority {
+        self.priority_override.unwrap_or(self.priority)
+    }
 }
 
 /// A stored message.
@@ -198,12 +221,14 @@ pub struct MergeOutcome {
 }
 
 /// Which chats [`crate::Store::list_chats`] returns. Ordered by urgency: chats waiting for a
-/// seller reply first, longest-waiting first ([`Chat::awaiting_since_ms`]), then the rest by
+/// seller reply first, soonest deadline first ([`Chat::queue_at_ms`]), then the rest by
 /// latest activity, newest first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChatFilter {
     pub account: Option<AccountId>,
     pub unread_only: bool,
+    /// Only waiting chats whose priority in force is urgent.
+    pub urgent_only: bool,
     /// Only chats whose buyer name, last message or any stored message contains this text,
     /// ignoring case (`%` and `_` are literal). Blank means no search. See
     /// [`crate::Store::list_chats`] for how case is folded on each backend.
@@ -218,6 +243,7 @@ impl Default for ChatFilter {
         Self {
             account: None,
             unread_only: false,
+            urgent_only: false,
             search: None,
             limit: 100,
             offset: 0,

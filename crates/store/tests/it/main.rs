@@ -4,6 +4,7 @@ mod analytics;
 mod attachments;
 mod sessions;
 mod support;
+mod triage;
 
 use domain::{
     AccountId, AccountState, AttachmentKind, ChatId, DownloadId, EventId, GoodCard, ReplySign,
@@ -110,6 +111,25 @@ async fn raw_bytes(db: &TestDb, sql: &'static str) -> Vec<u8> {
         let v: Vec<u8> = sqlx::query_scalar(sql).fetch_one(&pool).await.must(sql);
         pool.close().await;
         v
+    }
+}
+
+/// Runs one statement directly on the database (for settings no API writes yet).
+async fn raw_exec(db: &TestDb, sql: &str) {
+    if db.is_postgres() {
+        let pool = sqlx::PgPool::connect(&db.url).await.must("raw pg");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(&pool)
+            .await
+            .must(sql);
+        pool.close().await;
+    } else {
+        let pool = sqlx::SqlitePool::connect(&db.url).await.must("raw sqlite");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(&pool)
+            .await
+            .must(sql);
+        pool.close().await;
     }
 }
 

@@ -56,8 +56,7 @@ pub(crate) struct ListQuery {
 enum Filter {
     All,
     Unread,
-    /// Accepted for the API contract, but until triage exists it lists the same chats as
-    /// [`Filter::All`], in the same order (latest buyer activity first).
+    /// Waiting chats whose priority in force is urgent.
     Urgent,
 }
 
@@ -305,6 +304,7 @@ pub(crate) async fn list(
             &ChatFilter {
                 account,
                 unread_only: filter == Filter::Unread,
+                urgent_only: filter == Filter::Urgent,
                 search,
                 limit: limit + 1,
                 offset,
