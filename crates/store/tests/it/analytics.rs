@@ -3,16 +3,19 @@
 
 use std::collections::HashMap;
 
-use domain::{AccountId, ChatId, ChatRowId, Priority, WorkspaceId};
+use domain::{AccountId, ChatId, ChatRowId, Priority, Sender, WorkspaceId};
 use store::{
     Analytics, AnalyticsQuery, ChatFilter, MOSCOW_UTC_OFFSET_MINUTES, NewResponse, QueueBucket,
     ResponseStats, ReviewStats, Secret, Store, StoreError,
 };
 
 use crate::support::{Must, TestDb};
-use crate::{TOKEN, chat_id, fixture, new_chat_ev, page};
+use crate::{TOKEN, chat_id, ev, fixture, new_chat_ev, page};
 
-crate::both_backends!(analytics_by_account_day_and_queue);
+crate::both_backends!(
+    analytics_by_account_day_and_queue,
+    ingested_replies_are_counted,
+);
 
 const MIN: i64 = 60_000;
 const HOUR: i64 = 60 * MIN;
@@ -391,4 +394,87 @@ async fn analytics_by_account_day_and_queue(db: TestDb) {
     assert_eq!(q.totals, ResponseStats::default());
     assert_eq!(q.days.len(), 1);
     assert_eq!(q.days[0].date, "2026-01-30");
+}
+
+/// The rows ingest writes itself: a buyer message on one page, the seller's reply on the next
+/// is one answered wait; a question nobody answered yet is in the queue.
+async fn ingested_replies_are_counted(db: TestDb) {
+    let store = db.store().await;
+    let (ws, account) = fixture(&store).await;
+    let t = D0 + 2 * HOUR;
+    store
+        .ingest_page(
+            account,
+            &page(
+                vec![
+                    new_chat_ev(1, "e1", t, "Здравствуйте, где мой заказ?"),
+                    new_chat_ev(2, "e2", t + MIN, "Подскажите размер"),
+                ],
+                t + MIN,
+            ),
+        )
+        .await
+        .must("buyer page");
+    store
+        .ingest_page(
+            account,
+            &page(
+                vec![ev(
+                    1,
+                    "e3",
+                    Sender::Seller,
+                    t + 30 * MIN,
+                    "Добрый день! Заказ в пути.",
+                )],
+                t + 30 * MIN,
+            ),
+        )
+        .await
+        .must("seller page");
+    let now = t + 40 * MIN;
+    let a = store
+        .analytics(
+            ws,
+            &AnalyticsQuery {
+                now_ms: now,
+                ..query(None)
+            },
+        )
+        .await
+        .must("analytics");
+    assert_eq!(a.totals, stats(1, 30, 30, 1.0, 0));
+    assert_eq!(a.days[0].date, "2026-03-01");
+    assert_eq!(a.days[0].responses.answered, 1);
+    assert_eq!(a.accounts[0].responses.answered, 1);
+    let waiting: u64 = a.queue.iter().map(|b| b.waiting).sum();
+    let breached: u64 = a.queue.iter().map(|b| b.breached).sum();
+    assert_eq!((waiting, breached), (1, 0), "{:?}", a.queue);
+    // Ingesting the same pages again records nothing twice.
+    store
+        .ingest_page(
+            account,
+            &page(
+                vec![ev(
+                    1,
+                    "e3",
+                    Sender::Seller,
+                    t + 30 * MIN,
+                    "Добрый день! Заказ в пути.",
+                )],
+                t + 30 * MIN,
+            ),
+        )
+        .await
+        .must("seller page again");
+    let again = store
+        .analytics(
+            ws,
+            &AnalyticsQuery {
+                now_ms: now,
+                ..query(None)
+            },
+        )
+        .await
+        .must("analytics again");
+    assert_eq!(again.totals.answered, 1);
 }
