@@ -20,6 +20,10 @@ pub enum StoreError {
     /// Applying the schema migrations failed.
     #[error("database migration failed: {0}")]
     Migrate(#[source] sqlx::migrate::MigrateError),
+    /// A query the store cannot answer as asked (e.g. an analytics period that is empty or
+    /// too long); callers validate their input first, so this is a bug above the store.
+    #[error("invalid query: {0}")]
+    InvalidQuery(String),
     /// The database URL or options are unusable.
     #[error("database configuration: {0}")]
     Config(String),

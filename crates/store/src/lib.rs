@@ -14,6 +14,7 @@
 //! backend type appears in this crate's API.
 
 mod accounts;
+mod analytics;
 mod api_keys;
 mod attachments;
 mod chats;
@@ -29,6 +30,10 @@ pub mod sessions;
 mod triage;
 mod workspaces;
 
+pub use analytics::{
+    AccountAnalytics, Analytics, AnalyticsQuery, DayAnalytics, MAX_ANALYTICS_DAYS,
+    MOSCOW_UTC_OFFSET_MINUTES, NewResponse, QueueBucket, ResponseStats, ReviewStats,
+};
 pub use attachments::{AttachmentCacheInfo, AttachmentCacheState, StoredAttachment};
 pub use clock::Clock;
 pub use db::Backend;

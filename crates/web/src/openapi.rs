@@ -45,6 +45,7 @@ pub const SECURITY_SCHEME: &str = "bearer";
         crate::api::notifications::mark_read,
         crate::api::settings::show,
         crate::api::settings::update,
+        crate::api::analytics::show,
         crate::session::login,
         crate::session::logout,
     ),
@@ -59,6 +60,7 @@ pub const SECURITY_SCHEME: &str = "bearer";
         (name = "attachments", description = "Buyer files and images"),
         (name = "notifications", description = "Escalations shown to the workspace's operators"),
         (name = "settings", description = "Per-workspace triage settings: SLA, escalation, webhook"),
+        (name = "analytics", description = "Response times, SLA and the open queue"),
         (name = "session", description = "Operator login for the web UI (cookie + CSRF token)"),
         (name = "meta", description = "Health and this document"),
     )

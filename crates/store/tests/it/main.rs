@@ -1,5 +1,6 @@
 //! Integration tests of the store, each run on SQLite and on PostgreSQL (see `support`).
 
+mod analytics;
 mod attachments;
 mod notify;
 mod sessions;

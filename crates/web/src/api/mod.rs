@@ -11,6 +11,7 @@ use axum::Router;
 use crate::AppState;
 
 pub mod accounts;
+pub mod analytics;
 pub mod attachments;
 pub mod chats;
 pub mod guardrails;
@@ -24,6 +25,7 @@ pub mod triage;
 pub fn router() -> Router<AppState> {
     Router::new()
         .merge(accounts::router())
+        .merge(analytics::router())
         .merge(attachments::router())
         .merge(chats::router())
         .merge(guardrails::router())

@@ -2,7 +2,8 @@
 //! script (`static/app.js`) and one stylesheet (`static/app.css`), both compiled into the
 //! binary. No build step, no third-party JS or CSS.
 //!
-//! Pages: `/` (to `/inbox` or `/login`), `/login`, `/inbox`, `/chats/{id}`, `/accounts`. Each
+//! Pages: `/` (to `/inbox` or `/login`), `/login`, `/inbox`, `/chats/{id}`, `/accounts`,
+//! `/analytics` (figures and SVG charts drawn on the server, no script needed). Each
 //! page needs the session cookie (else a redirect to `/login`) and embeds the session's CSRF
 //! token as `<meta name="csrf-token">`; the script sends it in `X-CSRF-Token` with every write
 //! to the JSON API. Live updates: the script listens to `/api/v1/stream` and re-fetches the
@@ -29,6 +30,8 @@ use crate::error::WebError;
 use crate::extract::AppPath;
 use crate::session::session_of;
 
+mod analytics;
+mod charts;
 mod view;
 
 use view::{AccountRow, ChatRow, FeedItem};
@@ -51,6 +54,7 @@ pub fn router() -> Router<AppState> {
         .route("/chats/{id}/feed", get(chat_feed))
         .route("/accounts", get(accounts_page))
         .route("/accounts/rows", get(accounts_rows))
+        .route("/analytics", get(analytics::page))
         .route("/static/app.js", get(app_js))
         .route("/static/app.css", get(app_css))
 }
@@ -157,7 +161,7 @@ fn encode_component(s: &str) -> String {
 pub struct Chrome {
     pub csrf: String,
     pub email: String,
-    /// `inbox | chat | accounts | login` (the script picks its behaviour by it).
+    /// `inbox | chat | accounts | analytics | login` (the script picks its behaviour by it).
     pub page: &'static str,
 }
 

@@ -51,6 +51,27 @@ pub fn moscow_time(ms: i64, now: i64) -> String {
     }
 }
 
+/// A first-response time for people: "45 с", "12 мин", "1 ч 5 мин", "2 д 3 ч".
+pub fn duration_label(ms: i64) -> String {
+    let secs = ms.max(0) / 1000;
+    let mins = secs / 60;
+    if secs < 60 {
+        format!("{secs} с")
+    } else if mins < 60 {
+        format!("{mins} мин")
+    } else if mins < 24 * 60 {
+        match (mins / 60, mins % 60) {
+            (h, 0) => format!("{h} ч"),
+            (h, m) => format!("{h} ч {m} мин"),
+        }
+    } else {
+        match (mins / (24 * 60), mins % (24 * 60) / 60) {
+            (d, 0) => format!("{d} д"),
+            (d, h) => format!("{d} д {h} ч"),
+        }
+    }
+}
+
 /// `1990` → `1 990` (narrow no-break spaces between thousands).
 fn group_thousands(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();

@@ -15,6 +15,7 @@ use store::{Attachment, IngestPage, NewMessage, SecretKey, Store};
 use sync::{Engine, SyncConfig};
 use web::AppState;
 
+mod analytics;
 mod attachments;
 mod browser;
 mod guardrails;

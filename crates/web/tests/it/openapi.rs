@@ -28,6 +28,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/notifications/read"),
     ("get", "/api/v1/settings/triage"),
     ("put", "/api/v1/settings/triage"),
+    ("get", "/api/v1/analytics"),
     ("post", "/api/v1/session"),
     ("delete", "/api/v1/session"),
 ];
