@@ -37,6 +37,13 @@ pub async fn serve(args: ConfigArg) -> anyhow::Result<()> {
     let sync_task = tokio::spawn(Arc::clone(&engine).run(stop.clone()));
     let outbox_task = tokio::spawn(Arc::clone(&engine).run_outbox(stop.clone()));
     let webhook_task = spawn_webhooks(&store, &stop)?;
+    let escalation_task = tokio::spawn(sync::escalation::run_escalations(
+        store.clone(),
+        store::Clock::System,
+        sync::escalation::DEFAULT_INTERVAL,
+        Some(engine.notices()),
+        stop.clone(),
+    ));
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
@@ -47,6 +54,7 @@ pub async fn serve(args: ConfigArg) -> anyhow::Result<()> {
     let _ = sync_task.await;
     let _ = outbox_task.await;
     let _ = webhook_task.await;
+    let _ = escalation_task.await;
     Ok(())
 }
 
@@ -260,6 +268,13 @@ pub async fn demo(
     let sync_task = tokio::spawn(Arc::clone(&engine).run(stop.clone()));
     let outbox_task = tokio::spawn(Arc::clone(&engine).run_outbox(stop.clone()));
     let webhook_task = spawn_webhooks(&store, &stop)?;
+    let escalation_task = tokio::spawn(sync::escalation::run_escalations(
+        store.clone(),
+        store::Clock::System,
+        sync::escalation::DEFAULT_INTERVAL,
+        Some(engine.notices()),
+        stop.clone(),
+    ));
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
@@ -282,6 +297,7 @@ pub async fn demo(
     let _ = sync_task.await;
     let _ = outbox_task.await;
     let _ = webhook_task.await;
+    let _ = escalation_task.await;
     drop(sandbox);
     Ok(())
 }

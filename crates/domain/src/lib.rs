@@ -25,6 +25,7 @@ pub use keys::{
     AttachmentRowId, ChatRowId, MessageRowId, NotificationId, OutboxId, UserId, WebhookDeliveryId,
     WorkspaceId,
 };
+pub use triage::deadline::EscalationKind;
 pub use triage::{
     Classification, Intent, Priority, Reason, ReasonNote, Sla, Tone, TriageNote, classify, priority,
 };

@@ -131,7 +131,7 @@ pub enum Progress {
 }
 
 /// A change the UI may want to know about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notice {
     /// New messages were stored for this account.
     NewMessages { account: AccountId, count: u64 },
@@ -139,6 +139,13 @@ pub enum Notice {
     AccountState {
         account: AccountId,
         state: AccountState,
+    },
+    /// A chat of this account was escalated (see [`crate::escalation`]).
+    Escalation {
+        account: AccountId,
+        chat: domain::ChatRowId,
+        kind: domain::EscalationKind,
+        client_name: Option<String>,
     },
 }
 
@@ -210,6 +217,12 @@ impl Engine {
 
     pub fn subscribe(&self) -> broadcast::Receiver<Notice> {
         self.notices.subscribe()
+    }
+
+    /// The sender of [`Engine::subscribe`]'s notices, for other loops of this process (the
+    /// escalation scanner) to announce theirs.
+    pub fn notices(&self) -> broadcast::Sender<Notice> {
+        self.notices.clone()
     }
 
     /// An operator has this account's inbox open: poll it at the active cadence for a while.

@@ -12,10 +12,12 @@
 //! * [`schedule`] — when to poll an account next (pure).
 //! * [`engine`] — polling one account, and the loop that polls them all.
 //! * [`attachments`] — buyer files on demand: download through WB, content-addressed cache.
+//! * [`escalation`] — the scanner that fires escalations as deadlines come near and pass.
 //! * [`webhook`] — escalations posted to each workspace's URL: body, signature, retries.
 
 pub mod attachments;
 pub mod engine;
+pub mod escalation;
 pub mod mapping;
 pub mod outbox;
 pub mod schedule;

@@ -262,6 +262,11 @@ pub(crate) async fn update(
             ),
             other => other.into(),
         })?;
+    // Deadlines of the chats waiting now follow the new SLA and lead at once.
+    if current.sla != sla || current.escalation_lead != escalation_lead {
+        let n = state.store.reschedule_workspace(op.workspace_id).await?;
+        tracing::info!(workspace = %op.workspace_id, chats = n, "deadlines recomputed");
+    }
     tracing::info!(workspace = %op.workspace_id, "triage settings saved");
     let settings = state.store.triage_settings(op.workspace_id).await?;
     Ok(Json(settings.into()))

@@ -1,8 +1,9 @@
 //! `GET /api/v1/stream`: server-sent events for live inbox updates.
 //!
 //! Forwards the sync engine's notices about the operator's own accounts (others are dropped):
-//! `event: new_messages` with `{"accountId","count"}` and `event: account_state` with
-//! `{"accountId","state"}`. When this subscriber fell behind and notices were lost it sends
+//! `event: new_messages` with `{"accountId","count"}`, `event: account_state` with
+//! `{"accountId","state"}` and `event: escalation` with `{"accountId","chatId","kind","title",
+//! "clientName"}`. When this subscriber fell behind and notices were lost it sends
 //! `event: resync` (`{}`): clients should re-fetch everything they show. A comment is sent every
 //! [`KEEP_ALIVE`] so proxies keep the connection open. Without a sync engine in this process
 //! the stream carries only keep-alives.
@@ -82,6 +83,23 @@ impl Feed {
                         );
                     }
                 }
+                Notice::Escalation {
+                    account,
+                    chat,
+                    kind,
+                    client_name,
+                } => {
+                    if self.is_mine(account).await {
+                        let data = json!({
+                            "accountId": account,
+                            "chatId": chat,
+                            "kind": kind.as_str(),
+                            "title": kind.title(),
+                            "clientName": client_name,
+                        });
+                        return Some(Event::default().event("escalation").data(data.to_string()));
+                    }
+                }
                 Notice::AccountState { account, state } => {
                     if self.is_mine(account).await {
                         let data = json!({"accountId": account, "state": state.as_str()});
@@ -103,7 +121,7 @@ impl Feed {
     path = "/api/v1/stream",
     tag = "chats",
     responses(
-        (status = 200, description = "Server-sent events for the operator's workspace: `ready`, then `new_messages` `{\"accountId\",\"count\"}` and `account_state` `{\"accountId\",\"state\"}`; `resync` when the client fell behind", content_type = "text/event-stream"),
+        (status = 200, description = "Server-sent events for the operator's workspace: `ready`, then `new_messages` `{\"accountId\",\"count\"}`, `account_state` `{\"accountId\",\"state\"}` and `escalation` `{\"accountId\",\"chatId\",\"kind\",\"title\",\"clientName\"}`; `resync` when the client fell behind", content_type = "text/event-stream"),
         (status = 401, description = "No valid API key or session", body = crate::openapi::ErrorJson),
     )
 )]

@@ -18,6 +18,7 @@ use web::AppState;
 mod analytics;
 mod attachments;
 mod browser;
+mod escalation;
 mod guardrails;
 mod isolation;
 mod openapi;
@@ -65,6 +66,16 @@ async fn spawn_app() -> TestApp {
 /// [`spawn_app`] with the engine's settings adjusted by `tune` (buyer files are cached under
 /// the temp directory unless `tune` says otherwise).
 async fn spawn_app_with(tune: impl FnOnce(&mut SyncConfig)) -> TestApp {
+    spawn_app_at(tune, store::Clock::System, 4).await
+}
+
+/// [`spawn_app_with`] whose app reads "now" from `clock` (countdowns, breach marks, snooze).
+/// Each sandbox seller starts with `chats` seeded chats.
+async fn spawn_app_at(
+    tune: impl FnOnce(&mut SyncConfig),
+    clock: store::Clock,
+    chats: usize,
+) -> TestApp {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().must("temp dir");
     let url = format!("sqlite://{}", dir.path().join("web.db").display());
@@ -74,7 +85,7 @@ async fn spawn_app_with(tune: impl FnOnce(&mut SyncConfig)) -> TestApp {
     let sandbox = sandbox::start(
         Sandbox::new(SandboxConfig {
             tokens: vec![TOKEN_A.into(), TOKEN_B.into()],
-            chats: 4,
+            chats,
             seed: 7,
             rate_limit: None,
             ..SandboxConfig::default()
@@ -101,7 +112,7 @@ async fn spawn_app_with(tune: impl FnOnce(&mut SyncConfig)) -> TestApp {
         .must("bind");
     let addr = listener.local_addr().must("local addr");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let state = AppState::new(store.clone(), Some(Arc::clone(&engine)));
+    let state = AppState::new(store.clone(), Some(Arc::clone(&engine))).with_clock(clock);
     tokio::spawn(web::serve(listener, state, async move {
         let _ = stopped.await;
     }));
