@@ -278,10 +278,13 @@ async fn deadlines_order_the_inbox_and_each_breach_fires_the_webhook_once() {
 
     let chats = app.inbox().await;
     let id_of = |wb: &str| by_wb_id(&chats, wb)["id"].as_i64().must_some("id");
-    let seen = seen.lock().unwrap_or_else(|p| p.into_inner());
-    assert_eq!(seen.bad_signatures, 0);
+    let (posts, bad_signatures) = {
+        let seen = seen.lock().unwrap_or_else(|p| p.into_inner());
+        (seen.posts.clone(), seen.bad_signatures)
+    };
+    assert_eq!(bad_signatures, 0);
     let mut count: HashMap<(String, i64), usize> = HashMap::new();
-    for (kind, chat, _) in &seen.posts {
+    for (kind, chat, _) in &posts {
         *count.entry((kind.clone(), *chat)).or_default() += 1;
     }
     assert!(count.values().all(|n| *n == 1), "{count:?}");
@@ -302,8 +305,7 @@ async fn deadlines_order_the_inbox_and_each_breach_fires_the_webhook_once() {
     );
     // The high-priority chats were due at +4 h: not yet warned at +3 h.
     assert!(!count.contains_key(&("chat.due_soon".to_owned(), id_of(&delivery))));
-    assert_eq!(seen.posts.len(), 5, "{:?}", seen.posts);
-    drop(seen);
+    assert_eq!(posts.len(), 5, "{posts:?}");
 
     // Breached chats are marked, in the API and in the inbox page's rows.
     let d = by_wb_id(&chats, &defect);
