@@ -29,7 +29,17 @@ pub async fn run(sandbox: Sandbox, stop: CancellationToken) {
     }
 }
 
-/// One simulated buyer message: a new chat one time in five, otherwise a follow-up.
+/// Review texts of buyers who rated under 4 stars.
+const LOW_REVIEWS: &[&str] = &[
+    "Маломерит на два размера, ткань тонкая",
+    "Пришло с пятном, продавец не отвечает",
+    "Через неделю сломалась молния",
+    "Цвет совсем не как на фото",
+];
+
+/// One simulated buyer message: a new chat one time in five (one new chat in ten of those is
+/// WB's negative-review chat: its template first, the buyer's own words come as follow-ups),
+/// otherwise a follow-up.
 pub fn step(sandbox: &Sandbox, rng: &mut StdRng) {
     let mut world = lock(&sandbox.inner.world);
     if world.sellers.is_empty() {
@@ -47,7 +57,22 @@ pub fn step(sandbox: &Sandbox, rng: &mut StdRng) {
     if started.is_empty() || rng.random_bool(0.2) {
         let name = seed::client_name(rng);
         let card = seed::good_card(rng);
+        let nm_id = card.nm_id;
         let chat = seller.create_chat(name, Some(card));
+        if rng.random_bool(0.1) {
+            let rating = rng.random_range(1..=3);
+            let review = LOW_REVIEWS[rng.random_range(0..LOW_REVIEWS.len())];
+            let text = seed::negative_review_template(rating, nm_id, review);
+            seller.append(
+                chat,
+                Sender::Wb,
+                crate::model::source::RUSITE,
+                &text,
+                Vec::new(),
+                now,
+            );
+            return;
+        }
         let text = seed::first_message(rng);
         let src = seed::buyer_source(rng);
         seller.append(
