@@ -1017,7 +1017,7 @@ async fn inbox(args: InboxArgs) -> anyhow::Result<()> {
     let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(
         "EXPLAIN QUERY PLAN SELECT id FROM chats WHERE workspace_id = $1 \
          AND ($2 IS NULL OR account_id = $2) AND (NOT $3 OR unread_count > 0) \
-         ORDER BY awaiting_since IS NULL, awaiting_since ASC, \
+         ORDER BY queue_at IS NULL, queue_at ASC, \
          COALESCE(last_message_at, first_seen_at) DESC, id DESC LIMIT 51 OFFSET 0",
     )
     .bind(ws.get())

@@ -1,6 +1,7 @@
 // AgentIQ Chat Center — the operator UI's only script. Hand-written, no dependencies, no build.
-// Behaviour is picked by <body data-page="login|inbox|chat|accounts">. Every write to the API
-// carries the session's CSRF token (from <meta name="csrf-token">) in X-CSRF-Token.
+// Behaviour is picked by <body data-page="login|inbox|chat|accounts|notifications|settings">.
+// Every write to the API carries the session's CSRF token (from <meta name="csrf-token">) in
+// X-CSRF-Token. Every signed-in page listens to /api/v1/stream for escalations (toast + badge).
 (function () {
   'use strict';
 
@@ -80,15 +81,24 @@
     return h.slice(0, 8) + '-' + h.slice(8, 12) + '-' + h.slice(12, 16) + '-' + h.slice(16, 20) + '-' + h.slice(20);
   }
 
-  // Live updates from /api/v1/stream; `onChange` runs (debounced) on every event.
-  function live(onChange) {
-    if (!window.EventSource) { return; }
+  // One /api/v1/stream connection per page, shared by everything that listens to it.
+  var source = null;
+  function stream() {
+    if (source || !window.EventSource || page === 'login') { return source; }
     var dot = $('live');
-    var es = new EventSource('/api/v1/stream');
+    source = new EventSource('/api/v1/stream');
+    source.addEventListener('ready', function () { if (dot) { dot.classList.add('on'); } });
+    source.onerror = function () { if (dot) { dot.classList.remove('on'); } };
+    return source;
+  }
+
+  // Live updates: `onChange` runs (debounced) on every event of the stream (plus the `extra`
+  // event names, e.g. 'escalation').
+  function live(onChange, extra) {
+    var es = stream();
+    if (!es) { return; }
     var kick = debounce(onChange, 250);
-    es.addEventListener('ready', function () { if (dot) { dot.classList.add('on'); } });
-    es.onerror = function () { if (dot) { dot.classList.remove('on'); } };
-    ['new_messages', 'account_state', 'resync'].forEach(function (name) {
+    ['new_messages', 'account_state', 'resync'].concat(extra || []).forEach(function (name) {
       es.addEventListener(name, function (ev) {
         var data = {};
         try { data = JSON.parse(ev.data || '{}'); } catch (e) { data = {}; }
@@ -111,6 +121,50 @@
     });
   }
   localTimes(document);
+
+  // ---------------------------------------------------------------------------- escalations
+
+  // The header's unread-notifications badge.
+  function bumpBadge(delta) {
+    var b = $('notif-badge');
+    if (!b) { return; }
+    var n = Math.max(0, (Number(b.textContent) || 0) + delta);
+    b.textContent = String(n);
+    b.hidden = n === 0;
+  }
+
+  // A toast in the bottom-right corner: the escalation's title and buyer; a click opens the chat.
+  function toast(data) {
+    var box = $('toasts');
+    if (!box) {
+      box = document.createElement('div');
+      box.id = 'toasts';
+      box.setAttribute('aria-live', 'polite');
+      document.body.appendChild(box);
+    }
+    var a = document.createElement('a');
+    a.className = 'toast ' + String(data.kind || '').replace(/[^a-z_]/g, '');
+    a.href = '/chats/' + encodeURIComponent(String(data.chatId || ''));
+    var b = document.createElement('b');
+    b.textContent = data.title || 'Новое уведомление';
+    a.appendChild(b);
+    var who = document.createElement('span');
+    who.textContent = 'Покупатель: ' + (data.clientName || 'без имени');
+    a.appendChild(who);
+    box.appendChild(a);
+    setTimeout(function () { a.remove(); }, 8000);
+  }
+
+  (function () {
+    var es = stream();
+    if (!es) { return; }
+    es.addEventListener('escalation', function (ev) {
+      var data = {};
+      try { data = JSON.parse(ev.data || '{}'); } catch (e) { return; }
+      bumpBadge(1);
+      toast(data);
+    });
+  })();
 
   // ---------------------------------------------------------------------------- login
 
@@ -210,7 +264,7 @@
     });
     applySearch();
     updateTotal();
-    live(refresh);
+    live(refresh, ['escalation']);
     // Waiting times are relative: re-render them once a minute even when nothing happens.
     setInterval(refresh, 60000);
   }
@@ -514,8 +568,88 @@
     setInterval(function () { reload(rows, rows.getAttribute('data-src')); }, 30000);
   }
 
+  // ---------------------------------------------------------------------------- notifications
+
+  function initNotifications() {
+    var list = $('notif-rows');
+    var btn = $('notif-read-all');
+    var err = $('notif-error');
+    btn.addEventListener('click', function () {
+      var first = list.querySelector('li[data-id]');
+      var upTo = Number(first ? first.getAttribute('data-id') : btn.getAttribute('data-up-to'));
+      if (!upTo) { return; }
+      btn.disabled = true;
+      err.hidden = true;
+      api('POST', '/api/v1/notifications/read', { upTo: upTo }).then(function (res) {
+        if (res.status === 200) { location.reload(); return; }
+        btn.disabled = false;
+        err.textContent = errorText(res, 'Не удалось отметить уведомления.');
+        err.hidden = false;
+      }).catch(function () {
+        btn.disabled = false;
+        err.textContent = 'Сервер недоступен. Попробуйте ещё раз.';
+        err.hidden = false;
+      });
+    });
+    var es = stream();
+    if (es) {
+      es.addEventListener('escalation', debounce(function () {
+        reload(list, list.getAttribute('data-src')).then(function () { btn.disabled = false; });
+      }, 250));
+    }
+  }
+
+  // ---------------------------------------------------------------------------- settings
+
+  function initSettings() {
+    var form = $('settings-form');
+    var err = $('settings-error');
+    var ok = $('settings-ok');
+    var secret = $('webhook-secret');
+    function num(id) { return Number($(id).value); }
+    function fail(message) {
+      err.textContent = message;
+      err.hidden = false;
+    }
+    form.addEventListener('input', function () { ok.hidden = true; });
+    form.addEventListener('submit', function (e) {
+      e.preventDefault();
+      err.hidden = true;
+      ok.hidden = true;
+      var fields = ['sla-urgent', 'sla-high', 'sla-normal', 'lead'];
+      for (var i = 0; i < fields.length; i++) {
+        var v = $(fields[i]).value.trim();
+        if (!/^\d+$/.test(v)) { $(fields[i]).focus(); fail('Укажите целое число минут.'); return; }
+      }
+      var body = {
+        slaMinutes: { urgent: num('sla-urgent'), high: num('sla-high'), normal: num('sla-normal') },
+        escalationLeadMinutes: num('lead'),
+        webhookUrl: $('webhook-url').value.trim()
+      };
+      if (secret.value) { body.webhookSecret = secret.value; }
+      var btn = $('settings-submit');
+      btn.disabled = true;
+      api('PUT', '/api/v1/settings/triage', body).then(function (res) {
+        btn.disabled = false;
+        if (res.status === 200 && res.json) {
+          secret.value = '';
+          $('webhook-url').value = res.json.webhookUrl || '';
+          $('secret-state').hidden = !res.json.webhookSecretSet;
+          ok.hidden = false;
+        } else {
+          fail(errorText(res, 'Не удалось сохранить настройки.'));
+        }
+      }).catch(function () {
+        btn.disabled = false;
+        fail('Сервер недоступен. Попробуйте ещё раз.');
+      });
+    });
+  }
+
   if (page === 'login') { initLogin(); }
   else if (page === 'inbox') { initInbox(); }
   else if (page === 'chat') { initChat(); }
   else if (page === 'accounts') { initAccounts(); }
+  else if (page === 'notifications') { initNotifications(); }
+  else if (page === 'settings') { initSettings(); }
 })();

@@ -179,7 +179,7 @@ pub(super) async fn page(
         r.map_err(|e| WebError::Internal(format!("analytics page: {e}")))
     };
     render(&AnalyticsPage {
-        chrome: Chrome::of(&s, "analytics"),
+        chrome: Chrome::of(&state, &s, "analytics").await?,
         from: iso_date(period.from),
         to: iso_date(period.to),
         accounts: all_accounts

@@ -3,11 +3,13 @@
 //! binary. No build step, no third-party JS or CSS.
 //!
 //! Pages: `/` (to `/inbox` or `/login`), `/login`, `/inbox`, `/chats/{id}`, `/accounts`,
-//! `/analytics` (figures and SVG charts drawn on the server, no script needed). Each
+//! `/analytics` (figures and SVG charts drawn on the server, no script needed),
+//! `/notifications` (escalations, newest first) and `/settings` (SLA and webhook). Each
 //! page needs the session cookie (else a redirect to `/login`) and embeds the session's CSRF
 //! token as `<meta name="csrf-token">`; the script sends it in `X-CSRF-Token` with every write
 //! to the JSON API. Live updates: the script listens to `/api/v1/stream` and re-fetches the
-//! parts of the page that change — `/inbox/rows`, `/chats/{id}/feed`, `/accounts/rows` are
+//! parts of the page that change — `/inbox/rows`, `/chats/{id}/feed`, `/accounts/rows`,
+//! `/notifications/rows` are
 //! HTML fragments rendered by the same templates as the pages (so escaping and formatting live
 //! in one place, and they can show what the JSON API does not carry, such as how long a buyer
 //! has been waiting). Everything else goes through the JSON API (`/api/v1/…`).
@@ -32,6 +34,8 @@ use crate::session::session_of;
 
 mod analytics;
 mod charts;
+mod notifications;
+mod settings;
 mod view;
 
 use view::{AccountRow, ChatRow, FeedItem};
@@ -55,6 +59,9 @@ pub fn router() -> Router<AppState> {
         .route("/accounts", get(accounts_page))
         .route("/accounts/rows", get(accounts_rows))
         .route("/analytics", get(analytics::page))
+        .route("/notifications", get(notifications::page))
+        .route("/notifications/rows", get(notifications::fragment))
+        .route("/settings", get(settings::page))
         .route("/static/app.js", get(app_js))
         .route("/static/app.css", get(app_css))
 }
@@ -161,17 +168,26 @@ fn encode_component(s: &str) -> String {
 pub struct Chrome {
     pub csrf: String,
     pub email: String,
-    /// `inbox | chat | accounts | analytics | login` (the script picks its behaviour by it).
+    /// `inbox | chat | accounts | analytics | notifications | settings | login` (the script
+    /// picks its behaviour by it).
     pub page: &'static str,
+    /// The header's badge: the workspace's unread escalation notifications.
+    pub unread_notifications: i64,
 }
 
 impl Chrome {
-    fn of(s: &Session, page: &'static str) -> Self {
-        Self {
+    /// The header of a signed-in page: one cheap count query for the notifications badge.
+    async fn of(state: &AppState, s: &Session, page: &'static str) -> Result<Self, WebError> {
+        let unread_notifications = state
+            .store()
+            .unread_notification_count(s.workspace_id)
+            .await?;
+        Ok(Self {
             csrf: s.csrf_token.clone(),
             email: s.email.clone(),
             page,
-        }
+            unread_notifications,
+        })
     }
 }
 
@@ -216,6 +232,7 @@ async fn login_page(
             csrf: String::new(),
             email: String::new(),
             page: "login",
+            unread_notifications: 0,
         },
         next,
     })
@@ -367,7 +384,7 @@ async fn inbox_page(
     }));
     let total_unread = d.rows.iter().map(|r| r.unread).sum();
     render(&InboxPage {
-        chrome: Chrome::of(&s, "inbox"),
+        chrome: Chrome::of(&state, &s, "inbox").await?,
         filters,
         accounts,
         filter: if d.unread_only { "unread" } else { "all" }.to_owned(),
@@ -443,7 +460,7 @@ async fn chat_page(
         .await?;
     let items = feed_items(&state, &s, &chat).await?;
     render(&ChatPage {
-        chrome: Chrome::of(&s, "chat"),
+        chrome: Chrome::of(&state, &s, "chat").await?,
         chat: ChatRow::new(chat, &account.name, true, state.clock().now_ms()),
         items,
         max_chars: MAX_REPLY_CHARS,
@@ -497,7 +514,7 @@ async fn accounts_page(
     };
     let rows = account_rows(&state, &s).await?;
     render(&AccountsPage {
-        chrome: Chrome::of(&s, "accounts"),
+        chrome: Chrome::of(&state, &s, "accounts").await?,
         rows,
     })
 }

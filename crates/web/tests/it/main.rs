@@ -24,6 +24,7 @@ mod isolation;
 mod openapi;
 mod sessions;
 mod triage;
+mod ui_triage;
 
 const TOKEN_A: &str = "sandbox-token-a";
 const TOKEN_B: &str = "sandbox-token-b";
