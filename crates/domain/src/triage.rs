@@ -24,7 +24,7 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use regex::Regex;
+use regex::{Regex, RegexSet};
 use serde::{Deserialize, Serialize};
 
 /// What the buyer wants. The string forms are stable: the API and the UI use them.
@@ -507,6 +507,14 @@ const RULES: &[Rule] = &[
     ),
 ];
 
+/// A prefilter: every rule's pattern without its word boundaries, in one set. Unicode `\b`
+/// keeps the regex engine off its fastest path, and a set without it tells in one pass which
+/// rules *may* match (dropping `\b` only widens a pattern); only those run their exact regex.
+static PREFILTER: LazyLock<RegexSet> = LazyLock::new(|| {
+    RegexSet::new(RULES.iter().map(|r| r.pattern.replace(r"\b", "")))
+        .expect("triage rule patterns are valid without word boundaries")
+});
+
 static COMPILED: LazyLock<Vec<Regex>> = LazyLock::new(|| {
     RULES
         .iter()
@@ -535,7 +543,10 @@ pub fn classify(text: &str) -> Classification {
     let mut intent_reasons = Vec::new();
     let mut tone_reasons = Vec::new();
 
-    for (rule, re) in RULES.iter().zip(COMPILED.iter()) {
+    for i in PREFILTER.matches(&norm).iter() {
+        let (Some(rule), Some(re)) = (RULES.get(i), COMPILED.get(i)) else {
+            continue;
+        };
         let Some(m) = re.find(&norm) else { continue };
         let reason = |what: String| Reason {
             rule: rule.id,

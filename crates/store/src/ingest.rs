@@ -428,10 +428,19 @@ fn triage_chat(
             .find(|(ts, t)| matches!(t, Turn::Buyer(_)) && *ts > opened)
             .map(|(ts, _)| *ts)
     });
-    let note_for = |ts: i64, turn: Turn<'_>| match turn {
-        Turn::Buyer(text) => Some(TriageNote::for_message(text, ts, is_review)),
-        Turn::ReviewTemplate => Some(TriageNote::for_review_template(ts)),
-        Turn::Seller => None,
+    // Each message is classified at most once, and only when a wait needs it.
+    let mut notes: Vec<Option<TriageNote>> = vec![None; timeline.len()];
+    let mut note_at = |i: usize| -> Option<TriageNote> {
+        let (ts, turn) = *timeline.get(i)?;
+        let slot = notes.get_mut(i)?;
+        if slot.is_none() {
+            *slot = match turn {
+                Turn::Buyer(text) => Some(TriageNote::for_message(text, ts, is_review)),
+                Turn::ReviewTemplate => Some(TriageNote::for_review_template(ts)),
+                Turn::Seller => None,
+            };
+        }
+        slot.clone()
     };
     let pre_priority = pre.priority_override.or(pre.priority);
 
@@ -439,11 +448,11 @@ fn triage_chat(
     let mut responses = Vec::new();
     let mut open: Option<(i64, Option<Priority>, Option<i64>)> =
         pre.awaiting_since.map(|a| (a, pre_priority, pre.due_at));
-    for &(ts, turn) in &timeline {
+    for (i, &(ts, turn)) in timeline.iter().enumerate() {
         match turn {
             Turn::Buyer(_) | Turn::ReviewTemplate => {
                 if open.is_none() {
-                    let p = note_for(ts, turn).map(|n| n.priority);
+                    let p = note_at(i).map(|n| n.priority);
                     let p = pre.priority_override.or(p).unwrap_or(Priority::Normal);
                     let p = if is_review { Priority::Urgent } else { p };
                     let due = ts.saturating_add(domain::triage::deadline::ms(sla.for_priority(p)));
@@ -475,8 +484,9 @@ fn triage_chat(
             .and_then(|t| serde_json::from_str::<TriageNote>(t).ok());
     }
     if let Some(wait) = new_wait {
-        for &(ts, turn) in timeline.iter().filter(|(ts, _)| *ts >= wait) {
-            if let Some(note) = note_for(ts, turn)
+        for i in (0..timeline.len()).filter(|i| timeline.get(*i).is_some_and(|(ts, _)| *ts >= wait))
+        {
+            if let Some(note) = note_at(i)
                 && best.as_ref().is_none_or(|b| note.priority < b.priority)
             {
                 best = Some(note);
