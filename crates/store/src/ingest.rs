@@ -486,8 +486,15 @@ fn triage_chat(
     if let Some(wait) = new_wait {
         for i in (0..timeline.len()).filter(|i| timeline.get(*i).is_some_and(|(ts, _)| *ts >= wait))
         {
+            // The most urgent wins; at equal priority a classified buyer message explains
+            // more than WB's template does.
             if let Some(note) = note_at(i)
-                && best.as_ref().is_none_or(|b| note.priority < b.priority)
+                && best.as_ref().is_none_or(|b| {
+                    note.priority < b.priority
+                        || (note.priority == b.priority
+                            && b.intent.is_none()
+                            && note.intent.is_some())
+                })
             {
                 best = Some(note);
             }

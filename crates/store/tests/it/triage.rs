@@ -230,8 +230,11 @@ async fn review_window_starts_at_the_buyers_reply(db: TestDb) {
     let review = c.review.must("review window");
     assert_eq!(review.buyer_replied_at_ms, Some(T0 + 5 * H));
     assert_eq!(review.closes_at_ms(), Some(T0 + 77 * H));
-    // Thanks in a review chat is still urgent.
+    // Thanks in a review chat is still urgent, and the buyer's message explains it.
     assert_eq!(c.priority, Priority::Urgent);
+    let note = c.triage.clone().must("note");
+    assert_eq!(note.intent, Some(Intent::Thanks));
+    assert_eq!(note.reasons[0].rule, "priority_wb_negative_review");
     assert_eq!(c.due_at_ms, Some(T0 + 6 * H));
     // The first wait (from the template) was answered in 30 minutes, within the hour.
     assert_eq!(

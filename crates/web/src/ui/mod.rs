@@ -276,17 +276,10 @@ struct InboxRows {
 struct InboxData {
     rows: Vec<ChatRow>,
     accounts: Vec<Account>,
-    unread_only: bool,
+    /// `all | unread | urgent`.
+    filter: &'static str,
     account: Option<AccountId>,
     q: String,
-}
-
-/// The hook for triage's ordering (design §8: by time left before the SLA deadline). The store
-/// already lists by urgency — chats waiting for a reply first, longest-waiting first, then the
-/// rest by latest activity — and that order stands: the SLA deadline will be computed from the
-/// same waiting start, so it should not need a re-sort here.
-fn order_for_inbox(chats: Vec<Chat>) -> Vec<Chat> {
-    chats
 }
 
 async fn inbox_data(state: &AppState, s: &Session, q: &InboxQuery) -> Result<InboxData, WebError> {
@@ -297,7 +290,11 @@ async fn inbox_data(state: &AppState, s: &Session, q: &InboxQuery) -> Result<Inb
         .and_then(|a| a.trim().parse::<i64>().ok())
         .and_then(|a| accounts.iter().find(|x| x.id.get() == a))
         .map(|a| a.id);
-    let unread_only = q.filter.as_deref() == Some("unread");
+    let filter = match q.filter.as_deref() {
+        Some("unread") => "unread",
+        Some("urgent") => "urgent",
+        _ => "all",
+    };
     let search = q.q.as_deref().map(str::trim).unwrap_or_default().to_owned();
     let chats = state
         .store()
@@ -305,7 +302,8 @@ async fn inbox_data(state: &AppState, s: &Session, q: &InboxQuery) -> Result<Inb
             s.workspace_id,
             &ChatFilter {
                 account,
-                unread_only,
+                unread_only: filter == "unread",
+                urgent_only: filter == "urgent",
                 search: (!search.is_empty()).then(|| search.clone()),
                 limit: INBOX_LIMIT,
                 ..ChatFilter::default()
@@ -315,7 +313,8 @@ async fn inbox_data(state: &AppState, s: &Session, q: &InboxQuery) -> Result<Inb
     let names: HashMap<AccountId, &str> =
         accounts.iter().map(|a| (a.id, a.name.as_str())).collect();
     let now = state.clock().now_ms();
-    let rows = order_for_inbox(chats)
+    // The store lists by time left to answer (the SLA deadline, or a snooze's end).
+    let rows = chats
         .into_iter()
         .map(|c| {
             let name = names.get(&c.account_id).copied().unwrap_or("?");
@@ -325,16 +324,16 @@ async fn inbox_data(state: &AppState, s: &Session, q: &InboxQuery) -> Result<Inb
     Ok(InboxData {
         rows,
         accounts,
-        unread_only,
+        filter,
         account,
         q: search,
     })
 }
 
-fn inbox_href(unread: bool, account: Option<AccountId>, q: &str) -> String {
+fn inbox_href(filter: &str, account: Option<AccountId>, q: &str) -> String {
     let mut parts = Vec::new();
-    if unread {
-        parts.push("filter=unread".to_owned());
+    if filter != "all" {
+        parts.push(format!("filter={filter}"));
     }
     if let Some(a) = account {
         parts.push(format!("account={a}"));
@@ -363,23 +362,28 @@ async fn inbox_page(
     let filters = vec![
         FilterLink {
             label: "Все".to_owned(),
-            href: inbox_href(false, d.account, &d.q),
-            active: !d.unread_only,
+            href: inbox_href("all", d.account, &d.q),
+            active: d.filter == "all",
+        },
+        FilterLink {
+            label: "Срочные".to_owned(),
+            href: inbox_href("urgent", d.account, &d.q),
+            active: d.filter == "urgent",
         },
         FilterLink {
             label: "Непрочитанные".to_owned(),
-            href: inbox_href(true, d.account, &d.q),
-            active: d.unread_only,
+            href: inbox_href("unread", d.account, &d.q),
+            active: d.filter == "unread",
         },
     ];
     let mut accounts = vec![FilterLink {
         label: "Все аккаунты".to_owned(),
-        href: inbox_href(d.unread_only, None, &d.q),
+        href: inbox_href(d.filter, None, &d.q),
         active: d.account.is_none(),
     }];
     accounts.extend(d.accounts.iter().map(|a| FilterLink {
         label: a.name.clone(),
-        href: inbox_href(d.unread_only, Some(a.id), &d.q),
+        href: inbox_href(d.filter, Some(a.id), &d.q),
         active: d.account == Some(a.id),
     }));
     let total_unread = d.rows.iter().map(|r| r.unread).sum();
@@ -387,7 +391,7 @@ async fn inbox_page(
         chrome: Chrome::of(&state, &s, "inbox").await?,
         filters,
         accounts,
-        filter: if d.unread_only { "unread" } else { "all" }.to_owned(),
+        filter: d.filter.to_owned(),
         account: d.account.map(|a| a.to_string()).unwrap_or_default(),
         q: d.q,
         rows: d.rows,
@@ -553,10 +557,10 @@ mod tests {
 
     #[test]
     fn inbox_links_and_ages() {
-        assert_eq!(inbox_href(false, None, ""), "/inbox");
+        assert_eq!(inbox_href("all", None, ""), "/inbox");
         let a = AccountId::new(3).ok();
         assert_eq!(
-            inbox_href(true, a, "размер M"),
+            inbox_href("unread", a, "размер M"),
             "/inbox?filter=unread&account=3&q=%D1%80%D0%B0%D0%B7%D0%BC%D0%B5%D1%80%20M"
         );
         assert_eq!(age_label(30_000), "только что");
