@@ -125,9 +125,10 @@ pub struct LastMessageJson {
 }
 
 impl ChatJson {
-    /// The chat as the API shows it, with time left counted at `now_ms`.
-    pub fn new(c: Chat, now_ms: i64) -> Self {
-        let triage = super::triage::TriageJson::new(&c, now_ms);
+    /// The chat as the API shows it, with time left counted at `now_ms` (due soon within
+    /// `lead` of the deadline).
+    pub fn new(c: Chat, now_ms: i64, lead: std::time::Duration) -> Self {
+        let triage = super::triage::TriageJson::new(&c, now_ms, lead);
         let last_message = match (c.last_message_text, c.last_message_at_ms) {
             (Some(text), Some(at)) => Some(LastMessageJson { text, at }),
             (None, Some(at)) => Some(LastMessageJson {
@@ -323,7 +324,15 @@ pub(crate) async fn list(
     Ok(Json(ChatListJson {
         chats: {
             let now = state.clock().now_ms();
-            chats.into_iter().map(|c| ChatJson::new(c, now)).collect()
+            let lead = state
+                .store
+                .triage_settings(op.workspace_id)
+                .await?
+                .escalation_lead;
+            chats
+                .into_iter()
+                .map(|c| ChatJson::new(c, now, lead))
+                .collect()
         },
         next_cursor,
     }))

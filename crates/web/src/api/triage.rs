@@ -10,7 +10,7 @@
 use axum::extract::State;
 use axum::routing::put;
 use axum::{Json, Router};
-use domain::triage::deadline::{DEFAULT_ESCALATION_LEAD, Standing, standing};
+use domain::triage::deadline::{Standing, standing};
 use domain::{Priority, TriageNote};
 use serde::{Deserialize, Serialize};
 use store::Chat;
@@ -90,14 +90,10 @@ pub struct ReviewJson {
 }
 
 impl TriageJson {
-    pub fn new(c: &Chat, now_ms: i64) -> Self {
+    /// `lead`: the workspace's escalation lead (a chat is due soon within it).
+    pub fn new(c: &Chat, now_ms: i64, lead: std::time::Duration) -> Self {
         let note: Option<&TriageNote> = c.triage.as_ref();
-        let st = standing(
-            c.due_at_ms,
-            c.snoozed_until_ms,
-            now_ms,
-            DEFAULT_ESCALATION_LEAD,
-        );
+        let st = standing(c.due_at_ms, c.snoozed_until_ms, now_ms, lead);
         Self {
             priority: c.effective_priority().as_str(),
             auto_priority: c.priority.as_str(),
@@ -186,7 +182,12 @@ pub(crate) async fn set_priority(
         .store()
         .set_priority_override(op.workspace_id, id, priority)
         .await?;
-    Ok(Json(ChatJson::new(chat, state.clock().now_ms())))
+    let lead = state
+        .store()
+        .triage_settings(op.workspace_id)
+        .await?
+        .escalation_lead;
+    Ok(Json(ChatJson::new(chat, state.clock().now_ms(), lead)))
 }
 
 /// `PUT /api/v1/chats/{id}/snooze` → the chat, snoozed or awake.
@@ -229,5 +230,10 @@ pub(crate) async fn snooze(
         .store()
         .snooze_chat(op.workspace_id, id, body.until)
         .await?;
-    Ok(Json(ChatJson::new(chat, now)))
+    let lead = state
+        .store()
+        .triage_settings(op.workspace_id)
+        .await?
+        .escalation_lead;
+    Ok(Json(ChatJson::new(chat, now, lead)))
 }

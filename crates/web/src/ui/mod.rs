@@ -313,12 +313,17 @@ async fn inbox_data(state: &AppState, s: &Session, q: &InboxQuery) -> Result<Inb
     let names: HashMap<AccountId, &str> =
         accounts.iter().map(|a| (a.id, a.name.as_str())).collect();
     let now = state.clock().now_ms();
+    let lead = state
+        .store()
+        .triage_settings(s.workspace_id)
+        .await?
+        .escalation_lead;
     // The store lists by time left to answer (the SLA deadline, or a snooze's end).
     let rows = chats
         .into_iter()
         .map(|c| {
             let name = names.get(&c.account_id).copied().unwrap_or("?");
-            ChatRow::new(c, name, accounts.len() > 1, now)
+            ChatRow::new(c, name, accounts.len() > 1, now, lead)
         })
         .collect();
     Ok(InboxData {
@@ -465,7 +470,17 @@ async fn chat_page(
     let items = feed_items(&state, &s, &chat).await?;
     render(&ChatPage {
         chrome: Chrome::of(&state, &s, "chat").await?,
-        chat: ChatRow::new(chat, &account.name, true, state.clock().now_ms()),
+        chat: ChatRow::new(
+            chat,
+            &account.name,
+            true,
+            state.clock().now_ms(),
+            state
+                .store()
+                .triage_settings(s.workspace_id)
+                .await?
+                .escalation_lead,
+        ),
         items,
         max_chars: MAX_REPLY_CHARS,
     })

@@ -1,7 +1,7 @@
 //! What the templates show: the store's rows turned into ready-to-print Russian strings.
 //! Templates escape everything they print; nothing here produces HTML.
 
-use domain::triage::deadline::{DEFAULT_ESCALATION_LEAD, Standing, standing};
+use domain::triage::deadline::{Standing, standing};
 use domain::{AccountState, AttachmentKind, OutboxState};
 use store::{Account, Chat, Message, OutboxEntry};
 
@@ -127,7 +127,14 @@ pub struct ChatRow {
 }
 
 impl ChatRow {
-    pub fn new(c: Chat, account_name: &str, show_account: bool, now: i64) -> Self {
+    /// `lead`: the workspace's escalation lead (a chat is due soon within it).
+    pub fn new(
+        c: Chat,
+        account_name: &str,
+        show_account: bool,
+        now: i64,
+        lead: std::time::Duration,
+    ) -> Self {
         let client = c
             .client_name
             .clone()
@@ -159,12 +166,7 @@ impl ChatRow {
         let search =
             format!("{client} {account_name} {preview} {}", product.join(" ")).to_lowercase();
         let prio = c.effective_priority();
-        let st = standing(
-            c.due_at_ms,
-            c.snoozed_until_ms,
-            now,
-            DEFAULT_ESCALATION_LEAD,
-        );
+        let st = standing(c.due_at_ms, c.snoozed_until_ms, now, lead);
         let (standing_class, due_label) = match st {
             Standing::Answered => ("", None),
             Standing::OnTime { left_ms } => {
