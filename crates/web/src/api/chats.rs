@@ -324,11 +324,7 @@ pub(crate) async fn list(
     Ok(Json(ChatListJson {
         chats: {
             let now = state.clock().now_ms();
-            let lead = state
-                .store
-                .triage_settings(op.workspace_id)
-                .await?
-                .escalation_lead;
+            let lead = super::triage::workspace_lead(&state, op.workspace_id).await?;
             chats
                 .into_iter()
                 .map(|c| ChatJson::new(c, now, lead))

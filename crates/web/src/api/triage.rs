@@ -129,6 +129,18 @@ impl TriageJson {
     }
 }
 
+/// The workspace's escalation lead: how close to its deadline a chat counts as due soon.
+pub(crate) async fn workspace_lead(
+    state: &AppState,
+    workspace: domain::WorkspaceId,
+) -> Result<std::time::Duration, WebError> {
+    Ok(state
+        .store()
+        .triage_settings(workspace)
+        .await?
+        .escalation_lead)
+}
+
 /// `PUT /api/v1/chats/{id}/priority` body.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PriorityBody {
@@ -182,11 +194,7 @@ pub(crate) async fn set_priority(
         .store()
         .set_priority_override(op.workspace_id, id, priority)
         .await?;
-    let lead = state
-        .store()
-        .triage_settings(op.workspace_id)
-        .await?
-        .escalation_lead;
+    let lead = workspace_lead(&state, op.workspace_id).await?;
     Ok(Json(ChatJson::new(chat, state.clock().now_ms(), lead)))
 }
 
@@ -230,10 +238,6 @@ pub(crate) async fn snooze(
         .store()
         .snooze_chat(op.workspace_id, id, body.until)
         .await?;
-    let lead = state
-        .store()
-        .triage_settings(op.workspace_id)
-        .await?
-        .escalation_lead;
+    let lead = workspace_lead(&state, op.workspace_id).await?;
     Ok(Json(ChatJson::new(chat, now, lead)))
 }

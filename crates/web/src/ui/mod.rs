@@ -313,11 +313,7 @@ async fn inbox_data(state: &AppState, s: &Session, q: &InboxQuery) -> Result<Inb
     let names: HashMap<AccountId, &str> =
         accounts.iter().map(|a| (a.id, a.name.as_str())).collect();
     let now = state.clock().now_ms();
-    let lead = state
-        .store()
-        .triage_settings(s.workspace_id)
-        .await?
-        .escalation_lead;
+    let lead = crate::api::triage::workspace_lead(state, s.workspace_id).await?;
     // The store lists by time left to answer (the SLA deadline, or a snooze's end).
     let rows = chats
         .into_iter()
@@ -475,11 +471,7 @@ async fn chat_page(
             &account.name,
             true,
             state.clock().now_ms(),
-            state
-                .store()
-                .triage_settings(s.workspace_id)
-                .await?
-                .escalation_lead,
+            crate::api::triage::workspace_lead(&state, s.workspace_id).await?,
         ),
         items,
         max_chars: MAX_REPLY_CHARS,
