@@ -1,6 +1,8 @@
 //! The operator UI in a real (headless) Chromium driven through chromedriver: log in, see the
 //! inbox, open a chat, watch a buyer message arrive live, get a phone number flagged, fix it,
-//! send, see it `sent`, and find it exactly once in the sandbox's ground truth. Screenshots of
+//! send, see it `sent`, and find it exactly once in the sandbox's ground truth; then a buyer's
+//! 1-star review opens a WB chat and the escalation arrives live as a toast, in the header's
+//! count and on the notifications page. Screenshots of
 //! the inbox and a chat at desktop and phone width go to `<target>/tmp/screenshots/`.
 //!
 //! Without `/usr/bin/chromedriver` (or `$CHROMEDRIVER`) the test prints a loud SKIPPED and
@@ -373,8 +375,65 @@ async fn operator_answers_a_buyer_in_the_browser() {
         .count();
     assert_eq!(phones, 0, "the flagged draft never left");
 
+    // Escalation, live: a buyer leaves a 1-star review, WB opens a chat; once synced, the
+    // scanner announces it and every open page shows a toast and counts it in the header.
+    c.set_window_size(1280, 800).await.must("desktop size");
+    c.goto(&format!("{}/inbox", app.base)).await.must("inbox");
+    let badge_before: i64 = c
+        .find(Locator::Id("notif-badge"))
+        .await
+        .must("badge")
+        .text()
+        .await
+        .must("badge text")
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    let escalations = tokio::spawn(sync::escalation::run_escalations(
+        app.store.clone(),
+        store::Clock::System,
+        Duration::from_millis(300),
+        Some(app.engine.notices()),
+        stop.clone(),
+    ));
+    let review = http
+        .post(format!("{}/_sandbox/reviews", app.sandbox.url()))
+        .bearer_auth(TOKEN_A)
+        .json(&json!({"clientName": "Тостер", "rating": 1, "text": "Пришло разбитым"}))
+        .send()
+        .await
+        .must("review");
+    assert!(review.status().is_success());
+    let toast = wait_for("the escalation toast", 30, || async {
+        texts(&c, "#toasts .toast")
+            .await
+            .into_iter()
+            .find(|t| t.contains("Тостер"))
+    })
+    .await;
+    assert!(toast.contains("Новый чат по негативному отзыву"), "{toast}");
+    let badge_after: i64 = c
+        .find(Locator::Id("notif-badge"))
+        .await
+        .must("badge")
+        .text()
+        .await
+        .must("badge text")
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    assert!(badge_after > badge_before, "{badge_before} → {badge_after}");
+    shot(&c, &shots, "inbox-escalation-toast").await;
+    // The notifications page lists it.
+    c.goto(&format!("{}/notifications", app.base))
+        .await
+        .must("notifications");
+    let rows = texts(&c, "main").await.join("\n");
+    assert!(rows.contains("Тостер"), "{rows}");
+
     c.close().await.must("close browser");
     stop.cancel();
     let _ = sync_task.await;
     let _ = outbox_task.await;
+    let _ = escalations.await;
 }
