@@ -640,13 +640,8 @@ impl Store {
                 .fetch_optional(&mut *tx)
                 .await?
                 .ok_or(StoreError::not_found("account"))?;
-            let duration = |v: i64| std::time::Duration::from_millis(u64::try_from(v).unwrap_or(0));
-            let sla = Sla {
-                urgent: duration(sla_urgent),
-                high: duration(sla_high),
-                normal: duration(sla_normal),
-            };
-            let lead = duration(lead);
+            let sla = crate::triage::sla_from_ms(sla_urgent, sla_high, sla_normal);
+            let lead = crate::triage::millis(lead);
 
             // 1. Resolve (or create) every chat of the page.
             let mut existing: HashMap<String, ExistingChat> = HashMap::new();

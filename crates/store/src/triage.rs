@@ -37,8 +37,18 @@ struct ScheduleRow {
     escalation_lead_ms: i64,
 }
 
-fn millis(v: i64) -> Duration {
+/// A stored millisecond count as a `Duration` (negative reads as zero).
+pub(crate) fn millis(v: i64) -> Duration {
     Duration::from_millis(u64::try_from(v).unwrap_or(0))
+}
+
+/// A workspace's SLA from its stored `sla_*_ms` columns.
+pub(crate) fn sla_from_ms(urgent: i64, high: i64, normal: i64) -> Sla {
+    Sla {
+        urgent: millis(urgent),
+        high: millis(high),
+        normal: millis(normal),
+    }
 }
 
 impl ScheduleRow {
@@ -49,11 +59,15 @@ impl ScheduleRow {
     }
 
     fn sla(&self) -> Sla {
-        Sla {
-            urgent: millis(self.sla_urgent_ms),
-            high: millis(self.sla_high_ms),
-            normal: millis(self.sla_normal_ms),
-        }
+        sla_from_ms(self.sla_urgent_ms, self.sla_high_ms, self.sla_normal_ms)
+    }
+
+    fn priority_override(&self) -> Result<Option<Priority>> {
+        self.priority_override
+            .as_deref()
+            .map(str::parse::<Priority>)
+            .transpose()
+            .map_err(|e| StoreError::corrupt("priority override", e))
     }
 
     /// The new `(due_at, queue_at, next_escalation_at)` with this override and snooze.
@@ -186,12 +200,7 @@ impl Store {
                 .fetch_optional(&mut *tx)
                 .await?
                 .ok_or(StoreError::not_found("chat"))?;
-            let mut over = row
-                .priority_override
-                .as_deref()
-                .map(str::parse::<Priority>)
-                .transpose()
-                .map_err(|e| StoreError::corrupt("priority override", e))?;
+            let mut over = row.priority_override()?;
             let mut snooze = row.snoozed_until;
             match change {
                 Change::Override(p) => over = p,
@@ -232,12 +241,7 @@ impl Store {
                 .fetch_all(&mut *tx)
                 .await?;
             for row in rows {
-                let over = row
-                    .priority_override
-                    .as_deref()
-                    .map(str::parse::<Priority>)
-                    .transpose()
-                    .map_err(|e| StoreError::corrupt("priority override", e))?;
+                let over = row.priority_override()?;
                 let (due, queue, next) = row.recompute(over, row.snoozed_until)?;
                 sqlx::query(WRITE_SCHEDULE)
                     .bind(row.id)

@@ -2,7 +2,7 @@
 //! 72-hour review window, override, snooze, answered waits and the escalation work list.
 
 use domain::triage::deadline::ms;
-use domain::{Intent, Priority, Sender, Sla};
+use domain::{AccountId, Intent, Priority, Sender, Sla, WorkspaceId};
 use store::{ChatFilter, Store};
 
 use super::support::{Must, TestDb};
@@ -19,6 +19,15 @@ both_backends!(
     answered_waits_are_recorded_once,
     escalation_work_list,
 );
+
+/// Chat `n` of the fixture's account, as stored.
+async fn stored(store: &Store, ws: WorkspaceId, account: AccountId, n: u32) -> store::Chat {
+    store
+        .find_chat_by_wb_id(ws, account, &chat_id(n))
+        .await
+        .must("find")
+        .must("chat")
+}
 
 async fn ids_in_order(store: &Store, ws: domain::WorkspaceId) -> Vec<String> {
     store
@@ -75,16 +84,7 @@ async fn deadlines_order_the_inbox(db: TestDb) {
     let store = db.store().await;
     let (ws, account) = fixture(&store).await;
     seed(&store, account).await;
-    let chat = |n: u32| {
-        let store = &store;
-        async move {
-            store
-                .find_chat_by_wb_id(ws, account, &chat_id(n))
-                .await
-                .must("find")
-                .must("chat")
-        }
-    };
+    let chat = |n: u32| stored(&store, ws, account, n);
     let one = chat(1).await;
     assert_eq!(one.priority, Priority::High);
     assert_eq!(one.due_at_ms, Some(T0 + 4 * H));
@@ -187,11 +187,7 @@ async fn review_window_starts_at_the_buyers_reply(db: TestDb) {
         .ingest_page(account, &page(vec![ev(4, "r1", Sender::Wb, T0, REVIEW)], 1))
         .await
         .must("template");
-    let c = store
-        .find_chat_by_wb_id(ws, account, &chat_id(4))
-        .await
-        .must("find")
-        .must("chat");
+    let c = stored(&store, ws, account, 4).await;
     let review = c.review.must("review window");
     assert_eq!(review.opened_at_ms, T0);
     assert_eq!(review.closes_at_ms(), None);
@@ -222,11 +218,7 @@ async fn review_window_starts_at_the_buyers_reply(db: TestDb) {
         )
         .await
         .must("reply");
-    let c = store
-        .find_chat_by_wb_id(ws, account, &chat_id(4))
-        .await
-        .must("find")
-        .must("chat");
+    let c = stored(&store, ws, account, 4).await;
     let review = c.review.must("review window");
     assert_eq!(review.buyer_replied_at_ms, Some(T0 + 5 * H));
     assert_eq!(review.closes_at_ms(), Some(T0 + 77 * H));
@@ -254,14 +246,7 @@ async fn override_and_snooze_move_a_chat(db: TestDb) {
     seed(&store, account).await;
     let id = |n: u32| {
         let store = &store;
-        async move {
-            store
-                .find_chat_by_wb_id(ws, account, &chat_id(n))
-                .await
-                .must("find")
-                .must("chat")
-                .id
-        }
+        async move { stored(store, ws, account, n).await.id }
     };
     // Chat 3 (thanks, normal) made urgent: due 1 h after its message, first in line.
     let three = store
@@ -297,11 +282,7 @@ async fn override_and_snooze_move_a_chat(db: TestDb) {
         )
         .await
         .must("buyer again");
-    let two = store
-        .find_chat_by_wb_id(ws, account, &chat_id(2))
-        .await
-        .must("find")
-        .must("chat");
+    let two = stored(&store, ws, account, 2).await;
     assert_eq!(two.snoozed_until_ms, None);
     assert_eq!(two.queue_at_ms, Some(T0 + 3 * H));
 
